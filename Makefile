@@ -1,0 +1,41 @@
+# augmentd: the README's commands. `make test` sets itself up on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+# libtorch comes from the cached virtualenv that scripts/setup-libtorch.sh links at .torch-venv;
+# tch's build script asks that interpreter where torch lives (LIBTORCH_USE_PYTORCH=1), and our
+# build scripts bake the library path into every binary (rpath), so nothing needs exporting.
+export VIRTUAL_ENV := $(CURDIR)/.torch-venv
+export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
+export LIBTORCH_USE_PYTORCH := 1
+# Tests and tools that call Python use this interpreter (torch + safetensors inside).
+export AUGMENTD_TEST_PYTHON := $(VIRTUAL_ENV)/bin/python
+CARGO ?= cargo
+
+.PHONY: setup build release test fmt-check lint unit bench clean-venv-link
+
+setup: .torch-venv/bin/python
+
+.torch-venv/bin/python: scripts/setup-libtorch.sh
+	bash scripts/setup-libtorch.sh
+	@touch -h .torch-venv
+
+build: setup
+	$(CARGO) build --workspace --all-targets
+
+release: setup
+	$(CARGO) build --workspace --release
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+lint: setup
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit: setup
+	$(CARGO) test --workspace --all-targets
+
+test: setup fmt-check lint unit
+
+bench: setup
+	$(CARGO) run --release -p augmentd-bench --bin step-throughput
