@@ -23,7 +23,9 @@ pub enum DeviceError {
     #[error("unknown device '{0}': expected cpu, cuda, cuda:N or auto")]
     Unknown(String),
     /// CUDA was asked for but is not there.
-    #[error("device '{asked}' is not available: this machine has {available} usable CUDA device(s)")]
+    #[error(
+        "device '{asked}' is not available: this machine has {available} usable CUDA device(s)"
+    )]
     Unavailable {
         /// What was asked for.
         asked: String,

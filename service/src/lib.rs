@@ -4,3 +4,4 @@
 //! functional classifiers, [`bilevel`] performs the online bilevel step that trains them.
 
 pub mod device;
+pub mod nn;

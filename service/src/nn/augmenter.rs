@@ -1,0 +1,322 @@
+//! The learned augmenters of the method: `small_affine` (and its translation, scale, rotation
+//! variants) and `affine_color`. A network maps noise z ~ U(−1, 1) to transformation
+//! parameters, which are applied to standardized images with differentiable operations, so the
+//! gradient of a loss on the augmented images reaches the network's weights θ.
+//!
+//! All randomness (noise, dropout masks, the order of the colour operations) is drawn up front
+//! into an [`AugmentNoise`] from a caller's seeded RNG; the forward pass itself is
+//! deterministic, which makes runs reproducible and lets tests fix the noise.
+use std::fmt;
+use std::str::FromStr;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use tch::{Device, Kind, Tensor};
+
+use super::affine::{bound_matrix, offset_matrix, variant_matrix, warp, AffineVariant};
+use super::color::ColorOp;
+use super::error::{NnError, NnResult};
+use super::init::NetBuilder;
+use super::params::ParamSet;
+
+/// Dropout probability of the augmenter's hidden layers (the reference's 0.2).
+pub const DROPOUT: f64 = 0.2;
+
+/// The augmenter families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AugmenterKind {
+    /// z ∈ R⁶ → 6 → 60 → P, one of the affine variants.
+    SmallAffine(AffineVariant),
+    /// z ∈ R¹⁰ → 10 → 100 → 10 (tanh): an affine matrix and four colour parameters.
+    AffineColor,
+}
+
+impl AugmenterKind {
+    /// Every kind, for listings and error messages.
+    pub const ALL: [Self; 5] = [
+        Self::SmallAffine(AffineVariant::Affine),
+        Self::SmallAffine(AffineVariant::Translation),
+        Self::SmallAffine(AffineVariant::Scale),
+        Self::SmallAffine(AffineVariant::Rotation),
+        Self::AffineColor,
+    ];
+
+    /// The name used in configuration: `small_affine`, `small_affine:translation`, …,
+    /// `affine_color`.
+    pub fn name(self) -> String {
+        match self {
+            Self::SmallAffine(AffineVariant::Affine) => "small_affine".into(),
+            Self::SmallAffine(v) => format!("small_affine:{}", v.name()),
+            Self::AffineColor => "affine_color".into(),
+        }
+    }
+
+    /// Layer widths: noise, hidden 1, hidden 2, outputs.
+    fn widths(self) -> [i64; 4] {
+        match self {
+            Self::SmallAffine(v) => [6, 6, 60, v.outputs()],
+            Self::AffineColor => [10, 10, 100, 10],
+        }
+    }
+
+    /// Layer names, those of the reference modules (so weights load into its PyTorch code).
+    fn layer_names(self) -> [&'static str; 3] {
+        match self {
+            Self::SmallAffine(_) => ["fc_loc.0", "fc_loc.3", "lin1"],
+            Self::AffineColor => ["lin1", "lin2", "lin3"],
+        }
+    }
+}
+
+impl fmt::Display for AugmenterKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl FromStr for AugmenterKind {
+    type Err = NnError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let wanted = text.trim().to_ascii_lowercase().replace('-', "_");
+        let wanted = if wanted == "small_affine:affine" {
+            "small_affine".to_string()
+        } else {
+            wanted
+        };
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.name() == wanted)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|k| k.name()).collect();
+                NnError::InvalidConfig(format!(
+                    "unknown augmenter '{text}': expected one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// Everything random about one augmentation of a batch.
+#[derive(Debug)]
+pub struct AugmentNoise {
+    /// z ~ U(−1, 1), [B, noise_dim].
+    pub z: Tensor,
+    /// Inverted-dropout masks of the two hidden layers (0 or 1/(1−p)), or `None` with dropout
+    /// off.
+    pub dropout: Option<[Tensor; 2]>,
+    /// The order of the colour operations for this batch (empty for `small_affine`).
+    pub color_order: Vec<ColorOp>,
+}
+
+/// An augmented batch.
+#[derive(Debug)]
+pub struct Augmented {
+    /// Standardized augmented images, [B, C, H, W], in the autograd graph of θ.
+    pub images: Tensor,
+    /// The transformation applied to each sample, detached, [B, T]: the six affine matrix
+    /// entries (a11, a12, tx, a21, a22, ty), then for `affine_color` c0..c3.
+    pub transform: Tensor,
+}
+
+/// An augmenter: its kind, the image normalization it undoes and redoes, and an optional bound.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Augmenter {
+    kind: AugmenterKind,
+    channels: i64,
+    mean: Vec<f64>,
+    std: Vec<f64>,
+    bound: Option<f64>,
+}
+
+impl Augmenter {
+    /// An augmenter for images with `mean`/`std` per channel (in [0, 1] pixel units). `bound`
+    /// softly limits the affine matrix to within that distance of the identity (off in the
+    /// method).
+    pub fn new(
+        kind: AugmenterKind,
+        mean: Vec<f64>,
+        std: Vec<f64>,
+        bound: Option<f64>,
+    ) -> NnResult<Self> {
+        let channels = mean.len() as i64;
+        let invalid = |why: String| Err(NnError::InvalidConfig(format!("{kind}: {why}")));
+        if channels == 0 || mean.len() != std.len() {
+            return invalid(format!(
+                "{} mean values and {} std values; one of each per channel is needed",
+                mean.len(),
+                std.len()
+            ));
+        }
+        if let Some(s) = std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            return invalid(format!("std {s} is not a positive number"));
+        }
+        if kind == AugmenterKind::AffineColor && channels != 1 && channels != 3 {
+            return invalid(format!(
+                "colour operations need 1 or 3 channels, the images have {channels}"
+            ));
+        }
+        if let Some(b) = bound.filter(|b| !(b.is_finite() && *b > 0.0)) {
+            return invalid(format!("bound {b} is not a positive number"));
+        }
+        Ok(Self {
+            kind,
+            channels,
+            mean,
+            std,
+            bound,
+        })
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> AugmenterKind {
+        self.kind
+    }
+
+    /// Image channels.
+    pub fn channels(&self) -> i64 {
+        self.channels
+    }
+
+    /// Dimension of the noise z.
+    pub fn noise_dim(&self) -> i64 {
+        self.kind.widths()[0]
+    }
+
+    /// Names of the columns of [`Augmented::transform`].
+    pub fn transform_names(&self) -> Vec<&'static str> {
+        let mut names = vec!["a11", "a12", "tx", "a21", "a22", "ty"];
+        if self.kind == AugmenterKind::AffineColor {
+            names.extend(["brightness", "shift", "saturation", "hue"]);
+        }
+        names
+    }
+
+    /// Fresh weights θ with PyTorch's default initialisation, drawn from `seed`.
+    pub fn init(&self, seed: u64, kind: Kind, device: Device) -> NnResult<ParamSet> {
+        let mut net = NetBuilder::new(seed, kind, device);
+        let w = self.kind.widths();
+        for (i, name) in self.kind.layer_names().iter().enumerate() {
+            net.linear(name, w[i], w[i + 1])?;
+        }
+        Ok(net.finish().0)
+    }
+
+    /// Draws the randomness for a batch of `n`: noise, dropout masks when `dropout`, and the
+    /// colour order. Training uses dropout; so does serving by default (see ALGORITHM.md).
+    pub fn sample_noise(
+        &self,
+        n: i64,
+        rng: &mut StdRng,
+        dropout: bool,
+        (kind, device): (Kind, Device),
+    ) -> NnResult<AugmentNoise> {
+        let w = self.kind.widths();
+        let mut draw = |cols: i64, f: &mut dyn FnMut(&mut StdRng) -> f64| -> NnResult<Tensor> {
+            let values: Vec<f64> = (0..n * cols).map(|_| f(rng)).collect();
+            Ok(Tensor::from_slice(&values)
+                .f_view([n, cols])?
+                .f_to_kind(kind)?
+                .f_to_device(device)?)
+        };
+        let z = draw(w[0], &mut |r| r.random_range(-1.0..1.0))?;
+        let keep = 1.0 - DROPOUT;
+        let mut mask = |r: &mut StdRng| if r.random_bool(keep) { 1.0 / keep } else { 0.0 };
+        let dropout = if dropout {
+            Some([draw(w[1], &mut mask)?, draw(w[2], &mut mask)?])
+        } else {
+            None
+        };
+        let mut color_order = Vec::new();
+        if self.kind == AugmenterKind::AffineColor {
+            color_order = ColorOp::applicable(self.channels).to_vec();
+            color_order.shuffle(rng);
+        }
+        Ok(AugmentNoise {
+            z,
+            dropout,
+            color_order,
+        })
+    }
+
+    /// Raw transformation parameters [B, P] for the noise (the network's output).
+    fn parameters(&self, theta: &ParamSet, noise: &AugmentNoise) -> NnResult<Tensor> {
+        let [l1, l2, l3] = self.kind.layer_names();
+        let linear = |x: &Tensor, name: &str| -> NnResult<Tensor> {
+            let weight = theta.get(&format!("{name}.weight"))?;
+            let bias = theta.get(&format!("{name}.bias"))?;
+            Ok(x.f_linear(weight, Some(bias))?)
+        };
+        let masked = |x: Tensor, i: usize| -> NnResult<Tensor> {
+            Ok(match &noise.dropout {
+                Some(masks) => x.f_mul(&masks[i])?,
+                None => x,
+            })
+        };
+        let h = masked(linear(&noise.z, l1)?.f_relu()?, 0)?;
+        let h = masked(linear(&h, l2)?.f_relu()?, 1)?;
+        let out = linear(&h, l3)?;
+        Ok(match self.kind {
+            AugmenterKind::AffineColor => out.f_tanh()?,
+            AugmenterKind::SmallAffine(_) => out,
+        })
+    }
+
+    fn channel_view(&self, values: &[f64], like: &Tensor) -> NnResult<Tensor> {
+        Ok(Tensor::from_slice(values)
+            .f_view([1, self.channels, 1, 1])?
+            .f_to_kind(like.kind())?
+            .f_to_device(like.device())?)
+    }
+
+    /// Augments a standardized batch `x` [B, C, H, W] with weights θ and the given noise.
+    pub fn forward(
+        &self,
+        theta: &ParamSet,
+        x: &Tensor,
+        noise: &AugmentNoise,
+    ) -> NnResult<Augmented> {
+        let shape = x.size();
+        let batch = noise.z.size()[0];
+        if shape.len() != 4 || shape[1] != self.channels || shape[0] != batch {
+            return Err(NnError::BadInput {
+                network: "augmenter",
+                shape,
+                expected: format!("[{batch}, {}, height, width]", self.channels),
+            });
+        }
+        let params = self.parameters(theta, noise)?;
+        let (matrix, color) = match self.kind {
+            AugmenterKind::SmallAffine(variant) => (variant_matrix(variant, &params)?, None),
+            AugmenterKind::AffineColor => (
+                offset_matrix(&params.f_narrow(1, 0, 6)?.f_view([batch, 2, 3])?)?,
+                Some(params.f_narrow(1, 6, 4)?),
+            ),
+        };
+        let matrix = match self.bound {
+            Some(b) => bound_matrix(&matrix, b)?,
+            None => matrix,
+        };
+        let mean = self.channel_view(&self.mean, x)?;
+        let std = self.channel_view(&self.std, x)?;
+        // Multiplying by std makes 0 the mean colour, so zero padding fills with the mean.
+        let warped = warp(&x.f_mul(&std)?, &matrix)?;
+        let images = match &color {
+            None => warped.f_div(&std)?,
+            Some(c) => {
+                let mut img = warped.f_add(&mean)?;
+                for op in &noise.color_order {
+                    img = op.apply(&img, &c.f_select(1, op.param_index())?)?;
+                }
+                img.f_sub(&mean)?.f_div(&std)?
+            }
+        };
+        let flat = matrix.f_detach()?.f_view([batch, 6])?;
+        let transform = match color {
+            None => flat,
+            Some(c) => Tensor::f_cat(&[flat, c.f_detach()?], 1)?,
+        };
+        Ok(Augmented { images, transform })
+    }
+}

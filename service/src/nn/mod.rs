@@ -1,0 +1,19 @@
+//! Networks: the augmenters and the functional classifiers, over explicit parameter sets.
+mod affine;
+mod augmenter;
+mod classifier;
+mod color;
+mod error;
+mod init;
+mod layers;
+mod params;
+mod resnet;
+mod small_cnn;
+
+pub use affine::AffineVariant;
+pub use augmenter::{AugmentNoise, Augmented, Augmenter, AugmenterKind, DROPOUT};
+pub use classifier::{Classifier, ClassifierArch};
+pub use color::{hsv_to_rgb, rgb_to_hsv, ColorOp};
+pub use error::{NnError, NnResult};
+pub use layers::Weights;
+pub use params::ParamSet;
