@@ -3,5 +3,7 @@
 //! Layers, bottom up: [`data`] reads and batches images, [`nn`] holds the augmenters and the
 //! functional classifiers, [`bilevel`] performs the online bilevel step that trains them.
 
+pub mod bilevel;
 pub mod device;
 pub mod nn;
+pub mod optim;

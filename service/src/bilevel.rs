@@ -1,0 +1,362 @@
+//! The online bilevel step of the method (`shared/ALGORITHM.md`), generalised to K inner steps.
+//!
+//! Per step, for k = 0..K on K training batches: x̃ₖ = A_θ(xₖ, zₖ); Lₖ = CE(C_{wₖ}(x̃ₖ), yₖ);
+//! gₖ = ∂Lₖ/∂wₖ with the graph kept (so gₖ is a function of θ); mₖ₊₁ = μ·mₖ + gₖ;
+//! wₖ₊₁ = wₖ − η·mₖ₊₁ (no weight decay in the virtual step; m₀ is the step's own momentum
+//! buffer, detached). Then L_val = CE(C_{w_K}(x_v), y_v) on an un-augmented validation batch,
+//! θ takes an SGD step on ∂L_val/∂θ alone, and the classifier takes its ordinary SGD steps
+//! (momentum, weight decay) with the detached gₖ alone. BatchNorm runs in training mode in
+//! every pass.
+//!
+//! With K > 1 the classifier takes one real step per training batch, using gₖ evaluated at
+//! the virtual weights wₖ: without weight decay and with the optimizer's momentum equal to the
+//! step's own buffer these are exactly the weights the real steps reach.
+use tch::{Kind, Reduction, Tensor};
+
+use crate::nn::{AugmentNoise, Augmenter, Classifier, NnError, NnResult, ParamSet, Weights};
+use crate::optim::{Sgd, SgdConfig};
+
+/// A labelled batch, already on the run's device: standardized images [B, C, H, W] and int64
+/// labels [B].
+#[derive(Debug, Clone, Copy)]
+pub struct BatchRef<'a> {
+    /// Images.
+    pub images: &'a Tensor,
+    /// Labels.
+    pub labels: &'a Tensor,
+}
+
+/// Hyper-parameters of the bilevel step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BilevelConfig {
+    /// Virtual steps K before the validation loss (the method uses 1).
+    pub inner_steps: usize,
+    /// The classifier's optimizer; its `lr` is the current scheduled η_C, also used by the
+    /// virtual step, and its momentum is the virtual step's μ.
+    pub classifier: SgdConfig,
+    /// The augmenter's optimizer.
+    pub augmenter: SgdConfig,
+}
+
+impl Default for BilevelConfig {
+    /// The reference configuration: K = 1; classifier SGD lr 0.1, momentum 0.9, wd 5e-4;
+    /// augmenter SGD lr 0.2, momentum 0.9, wd 0.01.
+    fn default() -> Self {
+        Self {
+            inner_steps: 1,
+            classifier: SgdConfig {
+                lr: 0.1,
+                momentum: 0.9,
+                weight_decay: 5e-4,
+            },
+            augmenter: SgdConfig {
+                lr: 0.2,
+                momentum: 0.9,
+                weight_decay: 0.01,
+            },
+        }
+    }
+}
+
+/// What one step measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepReport {
+    /// Mean training loss over the K inner batches (on augmented images).
+    pub train_loss: f64,
+    /// Validation loss after the virtual step(s).
+    pub val_loss: f64,
+    /// L2 norm of ∂L_val/∂θ (before weight decay).
+    pub augmenter_grad_norm: f64,
+    /// Per transformation parameter (see [`Augmenter::transform_names`]), the mean over the
+    /// samples of the step.
+    pub transform_mean: Vec<f64>,
+    /// Per transformation parameter, the standard deviation over the samples of the step.
+    pub transform_std: Vec<f64>,
+}
+
+/// The graph-carrying result of the virtual steps.
+pub struct VirtualOutcome {
+    /// Training loss of each inner batch.
+    pub train_losses: Vec<Tensor>,
+    /// gₖ, detached, for the real classifier steps.
+    pub classifier_grads: Vec<Vec<Tensor>>,
+    /// The momentum after the last virtual step, detached.
+    pub momentum: Vec<Tensor>,
+    /// L_val on the final virtual weights, in the graph of θ.
+    pub val_loss: Tensor,
+    /// The transformations applied, [ΣB, T], detached.
+    pub transforms: Tensor,
+}
+
+/// The two networks and their optimizers: everything the bilevel loop updates.
+pub struct BilevelLearner {
+    /// The hosted classifier's architecture.
+    pub classifier: Classifier,
+    /// Its weights w (trainable leaves).
+    pub weights: ParamSet,
+    /// Its BatchNorm running statistics.
+    pub buffers: ParamSet,
+    /// The augmenter.
+    pub augmenter: Augmenter,
+    /// Its weights θ (trainable leaves).
+    pub theta: ParamSet,
+    config: BilevelConfig,
+    classifier_opt: Sgd,
+    augmenter_opt: Sgd,
+    virtual_momentum: Vec<Tensor>,
+}
+
+fn cross_entropy(logits: &Tensor, labels: &Tensor) -> NnResult<Tensor> {
+    Ok(logits.f_cross_entropy_loss::<&Tensor>(labels, None, Reduction::Mean, -100, 0.0)?)
+}
+
+/// Autograd gradients of `loss` with respect to `inputs`; an input the loss does not reach
+/// gets an exact zero rather than an undefined tensor.
+fn gradients(loss: &Tensor, inputs: &[Tensor], create_graph: bool) -> NnResult<Vec<Tensor>> {
+    let grads = Tensor::f_run_backward(&[loss], inputs, true, create_graph)?;
+    grads
+        .into_iter()
+        .zip(inputs)
+        .map(|(g, x)| {
+            if g.defined() {
+                Ok(g)
+            } else {
+                Ok(x.f_zeros_like()?)
+            }
+        })
+        .collect()
+}
+
+fn scalar(t: &Tensor) -> NnResult<f64> {
+    Ok(t.f_double_value(&[])?)
+}
+
+impl BilevelLearner {
+    /// Puts the networks together; `weights`/`theta` must be trainable leaves on one device.
+    pub fn new(
+        (classifier, weights, buffers): (Classifier, ParamSet, ParamSet),
+        (augmenter, theta): (Augmenter, ParamSet),
+        config: BilevelConfig,
+    ) -> NnResult<Self> {
+        if config.inner_steps == 0 {
+            return Err(NnError::InvalidConfig(
+                "inner_steps must be at least 1".into(),
+            ));
+        }
+        config.classifier.validate("classifier")?;
+        config.augmenter.validate("augmenter")?;
+        if classifier.in_channels != augmenter.channels() {
+            return Err(NnError::InvalidConfig(format!(
+                "the classifier takes {} channels, the augmenter {}",
+                classifier.in_channels,
+                augmenter.channels()
+            )));
+        }
+        let virtual_momentum = zeros_like_all(&weights)?;
+        Ok(Self {
+            classifier,
+            weights,
+            buffers,
+            augmenter,
+            theta,
+            classifier_opt: Sgd::new(config.classifier),
+            augmenter_opt: Sgd::new(config.augmenter),
+            config,
+            virtual_momentum,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &BilevelConfig {
+        &self.config
+    }
+
+    /// Resets the step's own momentum buffer, as the method does at the start of every epoch.
+    pub fn start_epoch(&mut self) -> NnResult<()> {
+        self.virtual_momentum = zeros_like_all(&self.weights)?;
+        Ok(())
+    }
+
+    /// Sets the classifier's current scheduled learning rate (used by real and virtual steps).
+    pub fn set_classifier_lr(&mut self, lr: f64) {
+        self.config.classifier.lr = lr;
+        self.classifier_opt.config.lr = lr;
+    }
+
+    /// The step's own momentum buffer m (in weight order).
+    pub fn virtual_momentum(&self) -> &[Tensor] {
+        &self.virtual_momentum
+    }
+
+    /// Replaces the step's own momentum buffer (tests, checkpoints).
+    pub fn set_virtual_momentum(&mut self, momentum: Vec<Tensor>) -> NnResult<()> {
+        if momentum.len() != self.weights.len() {
+            return Err(NnError::InvalidConfig(format!(
+                "{} momentum tensors for {} weights",
+                momentum.len(),
+                self.weights.len()
+            )));
+        }
+        self.virtual_momentum = momentum;
+        Ok(())
+    }
+
+    /// Steps 1–5 of the method with augmenter weights `theta`: the K virtual steps and the
+    /// validation loss on the final virtual weights, keeping the graph back to `theta`.
+    pub fn virtual_steps(
+        &self,
+        theta: &ParamSet,
+        train: &[BatchRef],
+        noise: &[AugmentNoise],
+        val: BatchRef,
+    ) -> NnResult<VirtualOutcome> {
+        if train.len() != self.config.inner_steps || noise.len() != train.len() {
+            return Err(NnError::InvalidConfig(format!(
+                "{} training batches and {} noise draws for {} inner steps",
+                train.len(),
+                noise.len(),
+                self.config.inner_steps
+            )));
+        }
+        let eta = self.config.classifier.lr;
+        let mu = self.config.classifier.momentum;
+        let mut weights = self.weights.shallow_clone();
+        let mut momentum: Vec<Tensor> = self
+            .virtual_momentum
+            .iter()
+            .map(Tensor::f_detach)
+            .collect::<Result<_, _>>()?;
+        let mut train_losses = Vec::with_capacity(train.len());
+        let mut classifier_grads = Vec::with_capacity(train.len());
+        let mut transforms = Vec::with_capacity(train.len());
+        for (batch, noise) in train.iter().zip(noise) {
+            let augmented = self.augmenter.forward(theta, batch.images, noise)?;
+            let logits = self
+                .classifier
+                .forward(self.weights_view(&weights), &augmented.images)?;
+            let loss = cross_entropy(&logits, batch.labels)?;
+            let grads = gradients(&loss, weights.tensors(), true)?;
+            let mut next_weights = Vec::with_capacity(grads.len());
+            let mut next_momentum = Vec::with_capacity(grads.len());
+            for ((w, m), g) in weights.tensors().iter().zip(&momentum).zip(&grads) {
+                let m = if mu == 0.0 {
+                    g.shallow_clone()
+                } else {
+                    m.f_mul_scalar(mu)?.f_add(g)?
+                };
+                next_weights.push(w.f_sub(&m.f_mul_scalar(eta)?)?);
+                next_momentum.push(m);
+            }
+            classifier_grads.push(
+                grads
+                    .iter()
+                    .map(Tensor::f_detach)
+                    .collect::<Result<_, _>>()?,
+            );
+            train_losses.push(loss);
+            transforms.push(augmented.transform);
+            weights = weights.with_tensors(next_weights)?;
+            momentum = next_momentum;
+        }
+        let logits = self
+            .classifier
+            .forward(self.weights_view(&weights), val.images)?;
+        let val_loss = cross_entropy(&logits, val.labels)?;
+        Ok(VirtualOutcome {
+            train_losses,
+            classifier_grads,
+            momentum: momentum
+                .iter()
+                .map(Tensor::f_detach)
+                .collect::<Result<_, _>>()?,
+            val_loss,
+            transforms: Tensor::f_cat(&transforms, 0)?,
+        })
+    }
+
+    fn weights_view<'a>(&'a self, weights: &'a ParamSet) -> Weights<'a> {
+        Weights {
+            params: weights,
+            buffers: &self.buffers,
+            train: true,
+        }
+    }
+
+    /// ∂L_val/∂θ through the virtual steps (the hypergradient), with the outcome it came from.
+    pub fn hypergradient(
+        &self,
+        train: &[BatchRef],
+        noise: &[AugmentNoise],
+        val: BatchRef,
+    ) -> NnResult<(Vec<Tensor>, VirtualOutcome)> {
+        let outcome = self.virtual_steps(&self.theta, train, noise, val)?;
+        let grads = gradients(&outcome.val_loss, self.theta.tensors(), false)?;
+        Ok((grads, outcome))
+    }
+
+    /// One full bilevel step: the hypergradient, the augmenter update from it, and the real
+    /// classifier update(s) from the training loss.
+    pub fn step(
+        &mut self,
+        train: &[BatchRef],
+        noise: &[AugmentNoise],
+        val: BatchRef,
+    ) -> NnResult<StepReport> {
+        let (theta_grads, outcome) = self.hypergradient(train, noise, val)?;
+        let grad_norm = theta_grads
+            .iter()
+            .map(|g| Ok(g.f_square()?.f_sum(Kind::Double)?))
+            .collect::<NnResult<Vec<_>>>()?;
+        let grad_norm = scalar(&Tensor::f_stack(&grad_norm, 0)?.f_sum(Kind::Double)?)?.sqrt();
+        self.augmenter_opt.step(&self.theta, &theta_grads)?;
+        for grads in &outcome.classifier_grads {
+            self.classifier_opt.step(&self.weights, grads)?;
+        }
+        self.virtual_momentum = outcome.momentum;
+        let mut train_loss = 0.0;
+        for loss in &outcome.train_losses {
+            train_loss += scalar(loss)?;
+        }
+        let (transform_mean, transform_std) = column_stats(&outcome.transforms)?;
+        Ok(StepReport {
+            train_loss: train_loss / outcome.train_losses.len() as f64,
+            val_loss: scalar(&outcome.val_loss)?,
+            augmenter_grad_norm: grad_norm,
+            transform_mean,
+            transform_std,
+        })
+    }
+
+    /// An ordinary SGD step of the classifier on un-augmented images (the baseline without an
+    /// augmenter); returns the training loss.
+    pub fn plain_step(&mut self, batch: BatchRef) -> NnResult<f64> {
+        let logits = self
+            .classifier
+            .forward(self.weights_view(&self.weights), batch.images)?;
+        let loss = cross_entropy(&logits, batch.labels)?;
+        let grads = gradients(&loss, self.weights.tensors(), false)?;
+        self.classifier_opt.step(&self.weights, &grads)?;
+        scalar(&loss)
+    }
+}
+
+fn zeros_like_all(set: &ParamSet) -> NnResult<Vec<Tensor>> {
+    set.tensors()
+        .iter()
+        .map(|t| Ok(t.f_detach()?.f_zeros_like()?))
+        .collect()
+}
+
+/// Per-column mean and (unbiased) standard deviation of [N, T]; std is 0 for N = 1.
+fn column_stats(values: &Tensor) -> NnResult<(Vec<f64>, Vec<f64>)> {
+    let values = values
+        .f_to_kind(Kind::Double)?
+        .f_to_device(tch::Device::Cpu)?;
+    let mean = values.f_mean_dim(0, false, Kind::Double)?;
+    let std = if values.size()[0] > 1 {
+        values.f_std_dim(0, true, false)?
+    } else {
+        mean.f_zeros_like()?
+    };
+    Ok((Vec::<f64>::try_from(&mean)?, Vec::<f64>::try_from(&std)?))
+}

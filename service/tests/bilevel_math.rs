@@ -1,0 +1,205 @@
+//! The bilevel step's mathematics: the hypergradient against central finite differences of
+//! the post-virtual-step validation loss, and the absence of leaks between the two networks.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use augmentd::nn::{AffineVariant, AugmenterKind, ParamSet};
+use common::{refs, relative_max_error, values, Problem};
+use tch::{Kind, Tensor};
+
+const EPS: f64 = 1e-6;
+const TOLERANCE: f64 = 1e-4;
+
+/// θ + step·direction, as a fresh parameter set.
+fn shifted(theta: &ParamSet, direction: &[Tensor], step: f64) -> ParamSet {
+    let tensors = theta
+        .tensors()
+        .iter()
+        .zip(direction)
+        .map(|(t, d)| t.detach() + d * step)
+        .collect();
+    theta.with_tensors(tensors).unwrap()
+}
+
+fn check_against_finite_differences(problem: Problem) {
+    let learner = problem.learner(11);
+    let train = problem.batches(21, problem.inner_steps);
+    let val = problem.batches(31, 1);
+    let noise = problem.noise(41);
+    let (grads, _) = learner
+        .hypergradient(&refs(&train), &noise, val[0].as_ref())
+        .unwrap();
+    let loss_at = |theta: &ParamSet| {
+        learner
+            .virtual_steps(theta, &refs(&train), &noise, val[0].as_ref())
+            .unwrap()
+            .val_loss
+            .double_value(&[])
+    };
+    let theta = &learner.theta;
+    let mut directions: Vec<Vec<Tensor>> = Vec::new();
+    tch::manual_seed(7);
+    for _ in 0..3 {
+        directions.push(theta.tensors().iter().map(Tensor::randn_like).collect());
+    }
+    // The single coordinates with the largest gradients, where an error would show most.
+    let flat: Vec<(usize, usize, f64)> = grads
+        .iter()
+        .enumerate()
+        .flat_map(|(t, g)| {
+            values(g)
+                .into_iter()
+                .enumerate()
+                .map(move |(i, v)| (t, i, v))
+        })
+        .collect();
+    let mut largest = flat.clone();
+    largest.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+    for &(t, i, _) in largest.iter().take(8) {
+        let direction: Vec<Tensor> = theta.tensors().iter().map(Tensor::zeros_like).collect();
+        let _ = direction[t].view(-1).get(i as i64).fill_(1.0);
+        directions.push(direction);
+    }
+    for (n, direction) in directions.iter().enumerate() {
+        let analytic: f64 = grads
+            .iter()
+            .zip(direction)
+            .map(|(g, d)| (g * d).sum(Kind::Double).double_value(&[]))
+            .sum();
+        let numeric = (loss_at(&shifted(theta, direction, EPS))
+            - loss_at(&shifted(theta, direction, -EPS)))
+            / (2.0 * EPS);
+        let relative = (analytic - numeric).abs() / numeric.abs().max(1e-12);
+        assert!(
+            analytic.abs() > 1e-7,
+            "direction {n}: the hypergradient vanished ({analytic:e}): nothing is being tested"
+        );
+        assert!(
+            relative <= TOLERANCE,
+            "direction {n}: analytic {analytic:e} vs finite differences {numeric:e} \
+             (relative error {relative:e}) for K={} μ={}",
+            problem.inner_steps,
+            problem.momentum
+        );
+    }
+}
+
+fn affine_problem(inner_steps: usize, momentum: f64) -> Problem {
+    let mut problem = Problem::new(AugmenterKind::SmallAffine(AffineVariant::Affine), 1);
+    problem.inner_steps = inner_steps;
+    problem.momentum = momentum;
+    problem
+}
+
+#[test]
+fn hypergradient_matches_finite_differences_k1_plain() {
+    check_against_finite_differences(affine_problem(1, 0.0));
+}
+
+#[test]
+fn hypergradient_matches_finite_differences_k1_momentum() {
+    check_against_finite_differences(affine_problem(1, 0.9));
+}
+
+#[test]
+fn hypergradient_matches_finite_differences_k2_plain() {
+    check_against_finite_differences(affine_problem(2, 0.0));
+}
+
+#[test]
+fn hypergradient_matches_finite_differences_k2_momentum() {
+    check_against_finite_differences(affine_problem(2, 0.9));
+}
+
+#[test]
+fn hypergradient_matches_finite_differences_affine_color() {
+    let mut problem = Problem::new(AugmenterKind::AffineColor, 3);
+    problem.inner_steps = 2;
+    check_against_finite_differences(problem);
+}
+
+#[test]
+fn no_hypergradient_when_the_virtual_step_is_empty() {
+    let mut problem = affine_problem(2, 0.9);
+    problem.lr = 0.0;
+    let mut learner = problem.learner(3);
+    let train = problem.batches(4, 2);
+    let val = problem.batches(5, 1);
+    let noise = problem.noise(6);
+    let (grads, _) = learner
+        .hypergradient(&refs(&train), &noise, val[0].as_ref())
+        .unwrap();
+    for g in &grads {
+        assert_eq!(g.abs().max().double_value(&[]), 0.0, "exactly zero");
+    }
+    // With no hypergradient, θ moves by its weight decay alone (SGD's first step: b = wd·θ):
+    // the training loss, which certainly depends on θ, never reaches it.
+    let before = learner.theta.deep_copy(false).unwrap();
+    let report = learner
+        .step(&refs(&train), &noise, val[0].as_ref())
+        .unwrap();
+    assert_eq!(report.augmenter_grad_norm, 0.0);
+    for (old, new) in before.tensors().iter().zip(learner.theta.tensors()) {
+        let expected = old * (1.0 - 0.2 * 0.01);
+        assert!(relative_max_error(new, &expected) < 1e-15);
+    }
+}
+
+#[test]
+fn classifier_update_is_a_plain_sgd_step_on_the_augmented_batch() {
+    let problem = affine_problem(1, 0.9);
+    let mut bilevel = problem.learner(8);
+    let mut plain = problem.learner(8);
+    let train = problem.batches(9, 1);
+    let val = problem.batches(10, 1);
+    let noise = problem.noise(12);
+    let augmented = plain
+        .augmenter
+        .forward(&plain.theta, &train[0].images, &noise[0])
+        .unwrap()
+        .images
+        .detach();
+    let report = bilevel
+        .step(&refs(&train), &noise, val[0].as_ref())
+        .unwrap();
+    let loss = plain
+        .plain_step(augmentd::bilevel::BatchRef {
+            images: &augmented,
+            labels: &train[0].labels,
+        })
+        .unwrap();
+    assert!((loss - report.train_loss).abs() < 1e-12);
+    for (name, w) in bilevel.weights.iter() {
+        let expected = plain.weights.get(name).unwrap();
+        assert!(
+            relative_max_error(w, expected) < 1e-12,
+            "{name} differs from a plain SGD step"
+        );
+        assert!(!w.equal(&problem.learner(8).weights.get(name).unwrap().detach()));
+    }
+}
+
+#[test]
+fn step_reports_transform_statistics() {
+    let problem = affine_problem(2, 0.9);
+    let mut learner = problem.learner(1);
+    let train = problem.batches(2, 2);
+    let val = problem.batches(3, 1);
+    let noise = problem.noise(4);
+    let outcome = learner
+        .virtual_steps(&learner.theta, &refs(&train), &noise, val[0].as_ref())
+        .unwrap();
+    let transforms = outcome.transforms.shallow_clone();
+    assert_eq!(transforms.size(), [8, 6]);
+    let report = learner
+        .step(&refs(&train), &noise, val[0].as_ref())
+        .unwrap();
+    let mean = values(&transforms.mean_dim(0, false, Kind::Double));
+    let std = values(&transforms.std_dim(0, true, false));
+    for i in 0..6 {
+        assert!((report.transform_mean[i] - mean[i]).abs() < 1e-12);
+        assert!((report.transform_std[i] - std[i]).abs() < 1e-12);
+    }
+    assert!(report.augmenter_grad_norm > 0.0 && report.val_loss > 0.0);
+}
