@@ -5,7 +5,9 @@
 mod common;
 
 use augmentd::nn::{AffineVariant, AugmenterKind, ParamSet};
-use common::{refs, relative_max_error, values, Problem};
+use common::{randn, refs, relative_max_error, values, Problem};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use tch::{Kind, Tensor};
 
 const EPS: f64 = 1e-6;
@@ -39,9 +41,14 @@ fn check_against_finite_differences(problem: Problem) {
     };
     let theta = &learner.theta;
     let mut directions: Vec<Vec<Tensor>> = Vec::new();
-    tch::manual_seed(7);
+    let mut rng = StdRng::seed_from_u64(7);
     for _ in 0..3 {
-        directions.push(theta.tensors().iter().map(Tensor::randn_like).collect());
+        let direction = theta
+            .tensors()
+            .iter()
+            .map(|t| randn(&mut rng, &t.size(), t.kind()))
+            .collect();
+        directions.push(direction);
     }
     // The single coordinates with the largest gradients, where an error would show most.
     let flat: Vec<(usize, usize, f64)> = grads
