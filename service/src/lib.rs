@@ -3,4 +3,5 @@
 //! Layers, bottom up: [`data`] reads and batches images, [`nn`] holds the augmenters and the
 //! functional classifiers, [`bilevel`] performs the online bilevel step that trains them.
 
+pub mod data;
 pub mod device;
