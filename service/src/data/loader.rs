@@ -407,6 +407,24 @@ mod tests {
             .expect("dropping the epoch iterator did not return");
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_loader_thread_is_named() {
+        let cfg = LoaderConfig {
+            prefetch: 1,
+            ..config(1)
+        };
+        // Many batches and a small channel keep the thread alive while we look for it.
+        let batches = BatchLoader::epoch(indexed_set(1000), &cfg, 0).unwrap();
+        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+            .map(|name| name.trim().to_string())
+            .collect();
+        assert!(names.iter().any(|n| n == LOADER_THREAD_NAME), "{names:?}");
+        drop(batches);
+    }
+
     #[test]
     fn bad_configs_are_rejected() {
         let set = indexed_set(4);
