@@ -1,9 +1,11 @@
 //! augmentd: learned data augmentation by online bilevel optimization (see `shared/ALGORITHM.md`).
 //!
 //! Layers, bottom up: [`data`] reads and batches images, [`nn`] holds the augmenters and the
-//! functional classifiers, [`bilevel`] performs the online bilevel step that trains them.
+//! functional classifiers, [`optim`] their optimizer, and [`bilevel`] performs the online
+//! bilevel step that trains them together.
 
 pub mod bilevel;
+pub mod data;
 pub mod device;
 pub mod nn;
 pub mod optim;

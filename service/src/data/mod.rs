@@ -1,0 +1,30 @@
+//! The data layer: readers for CIFAR binary batches, IDX (MNIST-style) files, image-folder trees
+//! and a synthetic generator, all producing an in-memory [`ImageSet`]; seeded subsets and
+//! stratified splits; and the [`BatchLoader`], which augments with the hand-crafted
+//! [`Baseline`]s and standardizes batches on its own thread.
+mod baseline;
+mod batch;
+mod cifar;
+mod dataset;
+mod error;
+mod folder;
+mod idx;
+mod loader;
+mod normalization;
+mod split;
+mod synthetic;
+
+pub use baseline::{Baseline, CROP_PADDING, JITTER_STRENGTH, MAX_ROTATION_DEGREES, SCALE_RANGE};
+pub use batch::Batch;
+pub use cifar::{
+    read_cifar10, read_cifar100, read_cifar100_file, read_cifar10_file, CIFAR100_CLASSES,
+    CIFAR10_CLASSES, CIFAR_SHAPE,
+};
+pub use dataset::{numbered_class_names, ImageSet, ImageShape, Split};
+pub use error::DataError;
+pub use folder::{read_image_folder, FolderOptions, IMAGE_EXTENSIONS};
+pub use idx::{read_idx, read_idx_dir, IDX_DEFAULT_CLASSES};
+pub use loader::{BatchLoader, EpochBatches, LoaderConfig, DEFAULT_PREFETCH, LOADER_THREAD_NAME};
+pub use normalization::Normalization;
+pub use split::DEFAULT_VAL_RATIO;
+pub use synthetic::SyntheticSpec;
