@@ -111,9 +111,11 @@ fn cross_entropy(logits: &Tensor, labels: &Tensor) -> NnResult<Tensor> {
 }
 
 /// Autograd gradients of `loss` with respect to `inputs`; an input the loss does not reach
-/// gets an exact zero rather than an undefined tensor.
+/// gets an exact zero rather than an undefined tensor. The graph is kept only when the
+/// gradients themselves are differentiated later (`create_graph`); otherwise its buffers are
+/// freed as the backward pass goes.
 fn gradients(loss: &Tensor, inputs: &[Tensor], create_graph: bool) -> NnResult<Vec<Tensor>> {
-    let grads = Tensor::f_run_backward(&[loss], inputs, true, create_graph)?;
+    let grads = Tensor::f_run_backward(&[loss], inputs, create_graph, create_graph)?;
     grads
         .into_iter()
         .zip(inputs)
