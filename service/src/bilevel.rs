@@ -26,6 +26,15 @@ pub struct BatchRef<'a> {
     pub labels: &'a Tensor,
 }
 
+impl<'a> From<&'a crate::data::Batch> for BatchRef<'a> {
+    fn from(batch: &'a crate::data::Batch) -> Self {
+        Self {
+            images: &batch.images,
+            labels: &batch.labels,
+        }
+    }
+}
+
 /// Hyper-parameters of the bilevel step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BilevelConfig {

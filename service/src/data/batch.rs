@@ -26,6 +26,17 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The same batch on `device` (a no-op move on the device it is on).
+    pub fn to_device(&self, device: tch::Device) -> Result<Batch, DataError> {
+        let moving = DataError::tensor("moving a batch to its device");
+        let images = self.images.f_to_device(device);
+        let labels = self.labels.f_to_device(device);
+        match (images, labels) {
+            (Ok(images), Ok(labels)) => Ok(Batch { images, labels }),
+            (Err(e), _) | (_, Err(e)) => Err(moving(e)),
+        }
+    }
 }
 
 /// The augmentation a batch receives before standardization.
