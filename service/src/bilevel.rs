@@ -97,21 +97,77 @@ pub struct VirtualOutcome {
     pub transforms: Tensor,
 }
 
-/// The two networks and their optimizers: everything the bilevel loop updates.
-pub struct BilevelLearner {
-    /// The hosted classifier's architecture.
-    pub classifier: Classifier,
+/// The hosted classifier with its weights and optimizer: all that plain training updates.
+pub struct ClassifierState {
+    /// The architecture.
+    pub net: Classifier,
     /// Its weights w (trainable leaves).
     pub weights: ParamSet,
     /// Its BatchNorm running statistics.
     pub buffers: ParamSet,
+    /// Its SGD optimizer (momentum buffers, current learning rate).
+    pub optimizer: Sgd,
+}
+
+impl ClassifierState {
+    /// Puts a classifier together with a fresh optimizer.
+    pub fn new(
+        (net, weights, buffers): (Classifier, ParamSet, ParamSet),
+        optimizer: SgdConfig,
+    ) -> NnResult<Self> {
+        optimizer.validate("classifier")?;
+        Ok(Self {
+            net,
+            weights,
+            buffers,
+            optimizer: Sgd::new(optimizer),
+        })
+    }
+
+    fn view<'a>(&'a self, weights: &'a ParamSet, train: bool) -> Weights<'a> {
+        Weights {
+            params: weights,
+            buffers: &self.buffers,
+            train,
+        }
+    }
+
+    /// Logits of a batch in evaluation mode (running statistics, no graph).
+    pub fn eval_logits(&self, images: &Tensor) -> NnResult<Tensor> {
+        let _no_grad = tch::no_grad_guard();
+        self.net.forward(self.view(&self.weights, false), images)
+    }
+
+    /// An ordinary SGD step on `batch` (the baseline without an augmenter); returns the
+    /// training loss.
+    pub fn plain_step(&mut self, batch: BatchRef) -> NnResult<f64> {
+        let logits = self
+            .net
+            .forward(self.view(&self.weights, true), batch.images)?;
+        let loss = cross_entropy(&logits, batch.labels)?;
+        let grads = gradients(&loss, self.weights.tensors(), false)?;
+        self.optimizer.step(&self.weights, &grads)?;
+        scalar(&loss)
+    }
+}
+
+/// The augmenter with its weights and optimizer.
+pub struct AugmenterState {
     /// The augmenter.
-    pub augmenter: Augmenter,
+    pub net: Augmenter,
     /// Its weights θ (trainable leaves).
     pub theta: ParamSet,
-    config: BilevelConfig,
-    classifier_opt: Sgd,
-    augmenter_opt: Sgd,
+    /// Its SGD optimizer.
+    pub optimizer: Sgd,
+}
+
+/// The two networks and their optimizers: everything the bilevel loop updates.
+pub struct BilevelLearner {
+    /// The hosted classifier.
+    pub classifier: ClassifierState,
+    /// The augmenter.
+    pub augmenter: AugmenterState,
+    inner_steps: usize,
     virtual_momentum: Vec<Tensor>,
 }
 
@@ -143,9 +199,9 @@ fn scalar(t: &Tensor) -> NnResult<f64> {
 }
 
 impl BilevelLearner {
-    /// Puts the networks together; `weights`/`theta` must be trainable leaves on one device.
+    /// Puts the networks together; weights and θ must be trainable leaves on one device.
     pub fn new(
-        (classifier, weights, buffers): (Classifier, ParamSet, ParamSet),
+        classifier: (Classifier, ParamSet, ParamSet),
         (augmenter, theta): (Augmenter, ParamSet),
         config: BilevelConfig,
     ) -> NnResult<Self> {
@@ -154,44 +210,37 @@ impl BilevelLearner {
                 "inner_steps must be at least 1".into(),
             ));
         }
-        config.classifier.validate("classifier")?;
         config.augmenter.validate("augmenter")?;
-        if classifier.in_channels != augmenter.channels() {
+        let classifier = ClassifierState::new(classifier, config.classifier)?;
+        if classifier.net.in_channels != augmenter.channels() {
             return Err(NnError::InvalidConfig(format!(
                 "the classifier takes {} channels, the augmenter {}",
-                classifier.in_channels,
+                classifier.net.in_channels,
                 augmenter.channels()
             )));
         }
-        let virtual_momentum = zeros_like_all(&weights)?;
+        let virtual_momentum = zeros_like_all(&classifier.weights)?;
         Ok(Self {
             classifier,
-            weights,
-            buffers,
-            augmenter,
-            theta,
-            classifier_opt: Sgd::new(config.classifier),
-            augmenter_opt: Sgd::new(config.augmenter),
-            config,
+            augmenter: AugmenterState {
+                net: augmenter,
+                theta,
+                optimizer: Sgd::new(config.augmenter),
+            },
+            inner_steps: config.inner_steps,
             virtual_momentum,
         })
     }
 
-    /// The configuration in force.
-    pub fn config(&self) -> &BilevelConfig {
-        &self.config
+    /// Virtual steps per bilevel step (K).
+    pub fn inner_steps(&self) -> usize {
+        self.inner_steps
     }
 
     /// Resets the step's own momentum buffer, as the method does at the start of every epoch.
     pub fn start_epoch(&mut self) -> NnResult<()> {
-        self.virtual_momentum = zeros_like_all(&self.weights)?;
+        self.virtual_momentum = zeros_like_all(&self.classifier.weights)?;
         Ok(())
-    }
-
-    /// Sets the classifier's current scheduled learning rate (used by real and virtual steps).
-    pub fn set_classifier_lr(&mut self, lr: f64) {
-        self.config.classifier.lr = lr;
-        self.classifier_opt.config.lr = lr;
     }
 
     /// The step's own momentum buffer m (in weight order).
@@ -201,11 +250,11 @@ impl BilevelLearner {
 
     /// Replaces the step's own momentum buffer (tests, checkpoints).
     pub fn set_virtual_momentum(&mut self, momentum: Vec<Tensor>) -> NnResult<()> {
-        if momentum.len() != self.weights.len() {
+        if momentum.len() != self.classifier.weights.len() {
             return Err(NnError::InvalidConfig(format!(
                 "{} momentum tensors for {} weights",
                 momentum.len(),
-                self.weights.len()
+                self.classifier.weights.len()
             )));
         }
         self.virtual_momentum = momentum;
@@ -213,7 +262,8 @@ impl BilevelLearner {
     }
 
     /// Steps 1–5 of the method with augmenter weights `theta`: the K virtual steps and the
-    /// validation loss on the final virtual weights, keeping the graph back to `theta`.
+    /// validation loss on the final virtual weights, keeping the graph back to `theta`. The
+    /// virtual step uses the classifier optimizer's current learning rate and momentum.
     pub fn virtual_steps(
         &self,
         theta: &ParamSet,
@@ -221,17 +271,18 @@ impl BilevelLearner {
         noise: &[AugmentNoise],
         val: BatchRef,
     ) -> NnResult<VirtualOutcome> {
-        if train.len() != self.config.inner_steps || noise.len() != train.len() {
+        if train.len() != self.inner_steps || noise.len() != train.len() {
             return Err(NnError::InvalidConfig(format!(
                 "{} training batches and {} noise draws for {} inner steps",
                 train.len(),
                 noise.len(),
-                self.config.inner_steps
+                self.inner_steps
             )));
         }
-        let eta = self.config.classifier.lr;
-        let mu = self.config.classifier.momentum;
-        let mut weights = self.weights.shallow_clone();
+        let classifier = &self.classifier;
+        let eta = classifier.optimizer.config.lr;
+        let mu = classifier.optimizer.config.momentum;
+        let mut weights = classifier.weights.shallow_clone();
         let mut momentum: Vec<Tensor> = self
             .virtual_momentum
             .iter()
@@ -241,10 +292,10 @@ impl BilevelLearner {
         let mut classifier_grads = Vec::with_capacity(train.len());
         let mut transforms = Vec::with_capacity(train.len());
         for (batch, noise) in train.iter().zip(noise) {
-            let augmented = self.augmenter.forward(theta, batch.images, noise)?;
-            let logits = self
-                .classifier
-                .forward(self.weights_view(&weights), &augmented.images)?;
+            let augmented = self.augmenter.net.forward(theta, batch.images, noise)?;
+            let logits = classifier
+                .net
+                .forward(classifier.view(&weights, true), &augmented.images)?;
             let loss = cross_entropy(&logits, batch.labels)?;
             let grads = gradients(&loss, weights.tensors(), true)?;
             let mut next_weights = Vec::with_capacity(grads.len());
@@ -269,9 +320,9 @@ impl BilevelLearner {
             weights = weights.with_tensors(next_weights)?;
             momentum = next_momentum;
         }
-        let logits = self
-            .classifier
-            .forward(self.weights_view(&weights), val.images)?;
+        let logits = classifier
+            .net
+            .forward(classifier.view(&weights, true), val.images)?;
         let val_loss = cross_entropy(&logits, val.labels)?;
         Ok(VirtualOutcome {
             train_losses,
@@ -285,14 +336,6 @@ impl BilevelLearner {
         })
     }
 
-    fn weights_view<'a>(&'a self, weights: &'a ParamSet) -> Weights<'a> {
-        Weights {
-            params: weights,
-            buffers: &self.buffers,
-            train: true,
-        }
-    }
-
     /// ∂L_val/∂θ through the virtual steps (the hypergradient), with the outcome it came from.
     pub fn hypergradient(
         &self,
@@ -300,8 +343,8 @@ impl BilevelLearner {
         noise: &[AugmentNoise],
         val: BatchRef,
     ) -> NnResult<(Vec<Tensor>, VirtualOutcome)> {
-        let outcome = self.virtual_steps(&self.theta, train, noise, val)?;
-        let grads = gradients(&outcome.val_loss, self.theta.tensors(), false)?;
+        let outcome = self.virtual_steps(&self.augmenter.theta, train, noise, val)?;
+        let grads = gradients(&outcome.val_loss, self.augmenter.theta.tensors(), false)?;
         Ok((grads, outcome))
     }
 
@@ -319,9 +362,11 @@ impl BilevelLearner {
             .map(|g| Ok(g.f_square()?.f_sum(Kind::Double)?))
             .collect::<NnResult<Vec<_>>>()?;
         let grad_norm = scalar(&Tensor::f_stack(&grad_norm, 0)?.f_sum(Kind::Double)?)?.sqrt();
-        self.augmenter_opt.step(&self.theta, &theta_grads)?;
+        let augmenter = &mut self.augmenter;
+        augmenter.optimizer.step(&augmenter.theta, &theta_grads)?;
         for grads in &outcome.classifier_grads {
-            self.classifier_opt.step(&self.weights, grads)?;
+            let classifier = &mut self.classifier;
+            classifier.optimizer.step(&classifier.weights, grads)?;
         }
         self.virtual_momentum = outcome.momentum;
         let mut train_loss = 0.0;
@@ -336,18 +381,6 @@ impl BilevelLearner {
             transform_mean,
             transform_std,
         })
-    }
-
-    /// An ordinary SGD step of the classifier on un-augmented images (the baseline without an
-    /// augmenter); returns the training loss.
-    pub fn plain_step(&mut self, batch: BatchRef) -> NnResult<f64> {
-        let logits = self
-            .classifier
-            .forward(self.weights_view(&self.weights), batch.images)?;
-        let loss = cross_entropy(&logits, batch.labels)?;
-        let grads = gradients(&loss, self.weights.tensors(), false)?;
-        self.classifier_opt.step(&self.weights, &grads)?;
-        scalar(&loss)
     }
 }
 

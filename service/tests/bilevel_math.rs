@@ -39,7 +39,7 @@ fn check_against_finite_differences(problem: Problem) {
             .val_loss
             .double_value(&[])
     };
-    let theta = &learner.theta;
+    let theta = &learner.augmenter.theta;
     let mut directions: Vec<Vec<Tensor>> = Vec::new();
     let mut rng = StdRng::seed_from_u64(7);
     for _ in 0..3 {
@@ -142,12 +142,16 @@ fn no_hypergradient_when_the_virtual_step_is_empty() {
     }
     // With no hypergradient, θ moves by its weight decay alone (SGD's first step: b = wd·θ):
     // the training loss, which certainly depends on θ, never reaches it.
-    let before = learner.theta.deep_copy(false).unwrap();
+    let before = learner.augmenter.theta.deep_copy(false).unwrap();
     let report = learner
         .step(&refs(&train), &noise, val[0].as_ref())
         .unwrap();
     assert_eq!(report.augmenter_grad_norm, 0.0);
-    for (old, new) in before.tensors().iter().zip(learner.theta.tensors()) {
+    for (old, new) in before
+        .tensors()
+        .iter()
+        .zip(learner.augmenter.theta.tensors())
+    {
         let expected = old * (1.0 - 0.2 * 0.01);
         assert!(relative_max_error(new, &expected) < 1e-15);
     }
@@ -163,7 +167,8 @@ fn classifier_update_is_a_plain_sgd_step_on_the_augmented_batch() {
     let noise = problem.noise(12);
     let augmented = plain
         .augmenter
-        .forward(&plain.theta, &train[0].images, &noise[0])
+        .net
+        .forward(&plain.augmenter.theta, &train[0].images, &noise[0])
         .unwrap()
         .images
         .detach();
@@ -171,19 +176,28 @@ fn classifier_update_is_a_plain_sgd_step_on_the_augmented_batch() {
         .step(&refs(&train), &noise, val[0].as_ref())
         .unwrap();
     let loss = plain
+        .classifier
         .plain_step(augmentd::bilevel::BatchRef {
             images: &augmented,
             labels: &train[0].labels,
         })
         .unwrap();
     assert!((loss - report.train_loss).abs() < 1e-12);
-    for (name, w) in bilevel.weights.iter() {
-        let expected = plain.weights.get(name).unwrap();
+    for (name, w) in bilevel.classifier.weights.iter() {
+        let expected = plain.classifier.weights.get(name).unwrap();
         assert!(
             relative_max_error(w, expected) < 1e-12,
             "{name} differs from a plain SGD step"
         );
-        assert!(!w.equal(&problem.learner(8).weights.get(name).unwrap().detach()));
+        assert!(!w.equal(
+            &problem
+                .learner(8)
+                .classifier
+                .weights
+                .get(name)
+                .unwrap()
+                .detach()
+        ));
     }
 }
 
@@ -195,7 +209,12 @@ fn step_reports_transform_statistics() {
     let val = problem.batches(3, 1);
     let noise = problem.noise(4);
     let outcome = learner
-        .virtual_steps(&learner.theta, &refs(&train), &noise, val[0].as_ref())
+        .virtual_steps(
+            &learner.augmenter.theta,
+            &refs(&train),
+            &noise,
+            val[0].as_ref(),
+        )
         .unwrap();
     let transforms = outcome.transforms.shallow_clone();
     assert_eq!(transforms.size(), [8, 6]);

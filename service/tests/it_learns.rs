@@ -80,6 +80,7 @@ fn learned_rotation(val_offset_deg: f64, steps: usize) -> (f64, f64) {
         let (xv, yv) = gratings(&mut rng, val_offset_deg);
         let noise = learner
             .augmenter
+            .net
             .sample_noise(BATCH, &mut rng, true, (Kind::Float, Device::Cpu))
             .unwrap();
         let report = learner

@@ -56,18 +56,22 @@ fn check_parity(problem: Problem) {
     let noise = problem.noise(31);
 
     reference
+        .classifier
         .weights
         .save(&folder.join("weights.safetensors"))
         .unwrap();
     reference
+        .classifier
         .buffers
         .save(&folder.join("buffers.safetensors"))
         .unwrap();
     reference
+        .augmenter
         .theta
         .save(&folder.join("theta.safetensors"))
         .unwrap();
     let momentum = reference
+        .classifier
         .weights
         .with_tensors(
             reference
@@ -116,8 +120,8 @@ fn check_parity(problem: Problem) {
             config.augmenter.lr,
             config.augmenter.momentum,
             config.augmenter.weight_decay,
-            json_list(reference.weights.names(), true),
-            json_list(reference.theta.names(), true),
+            json_list(reference.classifier.weights.names(), true),
+            json_list(reference.augmenter.theta.names(), true),
         ),
     )
     .unwrap();
@@ -162,13 +166,13 @@ fn check_parity(problem: Problem) {
             f(&format!("{prefix}.{name}"), t);
         }
     };
-    for (name, g) in reference.theta.names().iter().zip(&theta_grads) {
+    for (name, g) in reference.augmenter.theta.names().iter().zip(&theta_grads) {
         assert!(g.abs().max().double_value(&[]) > 0.0 || name.ends_with("bias"));
         compare(&format!("theta_grad.{name}"), g);
     }
-    named(&learner.theta, "theta", &compare);
-    named(&learner.weights, "weights", &compare);
-    named(&learner.buffers, "buffers", &compare);
+    named(&learner.augmenter.theta, "theta", &compare);
+    named(&learner.classifier.weights, "weights", &compare);
+    named(&learner.classifier.buffers, "buffers", &compare);
     eprintln!(
         "{}: worst relative error against PyTorch {:e}",
         problem.kind,

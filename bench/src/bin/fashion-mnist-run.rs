@@ -77,7 +77,7 @@ fn main() -> Result<()> {
     config.classifier.lr = 0.05;
     let mut learner =
         BilevelLearner::new((classifier, weights, buffers), (augmenter, theta), config)?;
-    let names = learner.augmenter.transform_names();
+    let names = learner.augmenter.net.transform_names();
     let (train, val) = (Arc::new(train), Arc::new(val));
     let mut loader = LoaderConfig::new(128, norm.clone());
     loader.seed = o.seed;
@@ -91,7 +91,7 @@ fn main() -> Result<()> {
         learner.start_epoch()?;
         let start = Instant::now();
         let mut val_config = loader.clone();
-        val_config.seed = o.seed ^ 0x7661_6c;
+        val_config.seed = o.seed ^ 0x0076_616c;
         let mut val_batches = BatchLoader::epoch(val.clone(), &val_config, epoch)?;
         let (mut train_loss, mut val_loss, mut steps) = (0.0, 0.0, 0usize);
         let mut means = vec![0.0; names.len()];
@@ -106,7 +106,7 @@ fn main() -> Result<()> {
                 }
             }
             .to_device(o.device)?;
-            let noise = learner.augmenter.sample_noise(
+            let noise = learner.augmenter.net.sample_noise(
                 batch.len() as i64,
                 &mut rng,
                 true,
@@ -125,11 +125,11 @@ fn main() -> Result<()> {
         for batch in &test_batches {
             let batch = batch.to_device(o.device)?;
             let weights = Weights {
-                params: &learner.weights,
-                buffers: &learner.buffers,
+                params: &learner.classifier.weights,
+                buffers: &learner.classifier.buffers,
                 train: false,
             };
-            let logits = tch::no_grad(|| learner.classifier.forward(weights, &batch.images))?;
+            let logits = tch::no_grad(|| learner.classifier.net.forward(weights, &batch.images))?;
             let hits = logits.argmax(-1, false).eq_tensor(&batch.labels);
             correct += hits.sum(Kind::Int64).int64_value(&[]);
         }

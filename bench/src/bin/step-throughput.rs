@@ -121,7 +121,7 @@ fn main() -> Result<()> {
         let input = format!("{}×{}×{}", case.channels, case.side, case.side);
         let mut plain = learner(case, AugmenterKind::AffineColor, device)?;
         let plain_time = time_steps(steps, device, || {
-            plain.plain_step(train)?;
+            plain.classifier.plain_step(train)?;
             Ok(())
         })?;
         drop(plain);
@@ -142,10 +142,12 @@ fn main() -> Result<()> {
             let mut bilevel = learner(case, kind, device)?;
             let mut rng = StdRng::seed_from_u64(3);
             let secs = time_steps(steps, device, || {
-                let noise =
-                    bilevel
-                        .augmenter
-                        .sample_noise(batch, &mut rng, true, (Kind::Float, device))?;
+                let noise = bilevel.augmenter.net.sample_noise(
+                    batch,
+                    &mut rng,
+                    true,
+                    (Kind::Float, device),
+                )?;
                 bilevel.step(&[train], &[noise], val)?;
                 Ok(())
             })?;

@@ -93,6 +93,7 @@ impl Problem {
         if self.momentum != 0.0 {
             let mut rng = StdRng::seed_from_u64(seed + 2);
             let m = learner
+                .classifier
                 .weights
                 .tensors()
                 .iter()
