@@ -1,0 +1,630 @@
+//! A training run's configuration: a preset, a TOML file and `--set key=value` overrides merged
+//! in that order into one validated [`RunConfig`]. Unknown keys and out-of-range values are
+//! rejected with the dotted name of the key.
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::presets::{preset_toml, PRESET_NAMES};
+use crate::data::{Baseline, DEFAULT_VAL_RATIO};
+use crate::device::DeviceSpec;
+use crate::nn::{AugmenterKind, ClassifierArch};
+
+/// A configuration problem, named by its key (`classifier.lr`) or its source (a file).
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    /// The dotted key, or the file, at fault.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn problem(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.to_string(),
+        problem: problem.into(),
+    }
+}
+
+/// Everything a training run needs to know.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Seed of everything random: split, order, initialisation, noise.
+    pub seed: u64,
+    /// `cpu`, `cuda`, `cuda:N` or `auto`.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Epochs to train.
+    pub epochs: u64,
+    /// Training (and validation) batch size.
+    pub batch_size: usize,
+    /// The dataset.
+    pub data: DataConfig,
+    /// The hosted classifier and its optimizer.
+    pub classifier: ClassifierConfig,
+    /// What augments the training images.
+    pub augment: AugmentConfig,
+    /// What the run writes besides checkpoints and records.
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+fn default_device() -> String {
+    "auto".into()
+}
+
+/// Where the images come from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSource {
+    /// IDX files (MNIST, Fashion-MNIST): `train-*` and `t10k-*` in `path`.
+    Idx,
+    /// CIFAR-10 binary batches in `path`.
+    Cifar10,
+    /// CIFAR-100 binary files in `path`.
+    Cifar100,
+    /// One subfolder per class in `path` (and optionally `test_path`).
+    Folder,
+    /// Generated gratings (see `[data.synthetic]`), for tests and demos without data.
+    Synthetic,
+}
+
+/// The dataset section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// The format.
+    pub source: DataSource,
+    /// The training data (not used by `synthetic`).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// A separate test folder for `folder` data (else no test accuracy).
+    #[serde(default)]
+    pub test_path: Option<PathBuf>,
+    /// Keep this many training images per class (class-balanced, seeded).
+    #[serde(default)]
+    pub per_class: Option<usize>,
+    /// Share of the training set held out for validation (stratified, seeded).
+    #[serde(default = "default_val_ratio")]
+    pub val_ratio: f64,
+    /// `computed` (from the training split), `cifar10`, `cifar100`, `mnist`, `fashion-mnist`.
+    #[serde(default = "default_normalization")]
+    pub normalization: String,
+    /// Cut folder images into non-overlapping square patches of this side.
+    #[serde(default)]
+    pub patch: Option<u32>,
+    /// Resize folder images (or patches) to `[height, width]`.
+    #[serde(default)]
+    pub resize: Option<[u32; 2]>,
+    /// The generated set of `synthetic`.
+    #[serde(default)]
+    pub synthetic: SyntheticConfig,
+}
+
+fn default_val_ratio() -> f64 {
+    DEFAULT_VAL_RATIO
+}
+
+fn default_normalization() -> String {
+    "computed".into()
+}
+
+/// Shape of a generated dataset.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyntheticConfig {
+    /// Classes.
+    pub classes: usize,
+    /// Images per class in the training set (the test set gets half as many).
+    pub per_class: usize,
+    /// Channels.
+    pub channels: usize,
+    /// Height and width.
+    pub side: usize,
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        Self {
+            classes: 4,
+            per_class: 64,
+            channels: 1,
+            side: 16,
+        }
+    }
+}
+
+/// The learning-rate schedule of the classifier.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ScheduleConfig {
+    /// The same rate every epoch.
+    Constant,
+    /// Multiply by `factor` at each epoch in `milestones`.
+    Step {
+        /// Epochs (0-based) at which the rate drops.
+        milestones: Vec<u64>,
+        /// The factor applied at each milestone.
+        factor: f64,
+    },
+}
+
+impl ScheduleConfig {
+    /// The learning rate for `epoch` from the initial rate.
+    pub fn lr_at(&self, base: f64, epoch: u64) -> f64 {
+        match self {
+            Self::Constant => base,
+            Self::Step { milestones, factor } => {
+                let passed = milestones.iter().filter(|&&m| epoch >= m).count();
+                base * factor.powi(passed as i32)
+            }
+        }
+    }
+}
+
+/// The classifier section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// `resnet18-cifar`, `resnet18-imagenet` or `small-cnn`.
+    pub arch: String,
+    /// Initial learning rate.
+    pub lr: f64,
+    /// SGD momentum (also the virtual step's).
+    pub momentum: f64,
+    /// SGD weight decay (not in the virtual step).
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    #[serde(default = "constant_schedule")]
+    pub schedule: ScheduleConfig,
+    /// Start from these weights (a safetensors file with this architecture's names), e.g.
+    /// ImageNet-pretrained ones for `bach-paper`.
+    #[serde(default)]
+    pub initial_weights: Option<PathBuf>,
+}
+
+fn constant_schedule() -> ScheduleConfig {
+    ScheduleConfig::Constant
+}
+
+/// How training images are augmented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AugmentMode {
+    /// Plain training: no augmentation beyond `baseline` (the method's baseline).
+    None,
+    /// The hand-crafted `baseline` level alone.
+    Handcrafted,
+    /// A learned augmenter, trained by the bilevel step, on top of `baseline`.
+    Learned(AugmenterKind),
+}
+
+impl FromStr for AugmentMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "none" => Ok(Self::None),
+            "handcrafted" => Ok(Self::Handcrafted),
+            other => other.parse().map(Self::Learned).map_err(|_| {
+                let learned: Vec<String> = AugmenterKind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown mode '{other}': expected none, handcrafted, {}",
+                    learned.join(", ")
+                )
+            }),
+        }
+    }
+}
+
+impl fmt::Display for AugmentMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Handcrafted => f.write_str("handcrafted"),
+            Self::Learned(kind) => write!(f, "{kind}"),
+        }
+    }
+}
+
+/// The augmentation section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentConfig {
+    /// `none`, `handcrafted`, `small_affine[:variant]` or `affine_color`.
+    pub mode: String,
+    /// The hand-crafted transforms: the level in `handcrafted` mode, the part kept underneath
+    /// a learned augmenter otherwise (`flip` for the CIFAR-10 configuration).
+    #[serde(default = "default_baseline")]
+    pub baseline: String,
+    /// Colour jitter on top of the baseline.
+    #[serde(default)]
+    pub color_jitter: bool,
+    /// Soft bound on the learned affine matrix's distance from the identity (off: none).
+    #[serde(default)]
+    pub bound: Option<f64>,
+    /// Virtual steps per bilevel step.
+    #[serde(default = "one")]
+    pub inner_steps: usize,
+    /// Augmenter SGD learning rate (constant).
+    pub lr: f64,
+    /// Augmenter SGD momentum.
+    pub momentum: f64,
+    /// Augmenter SGD weight decay.
+    pub weight_decay: f64,
+}
+
+fn default_baseline() -> String {
+    "none".into()
+}
+
+fn one() -> usize {
+    1
+}
+
+/// What the run writes besides checkpoints and records.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Training images shown in the original | augmented grid of each epoch (0: no grid).
+    pub grid_images: usize,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self { grid_images: 8 }
+    }
+}
+
+impl RunConfig {
+    /// Merges a preset, a TOML file and `key=value` overrides (later wins), then validates.
+    pub fn load(
+        preset: Option<&str>,
+        file: Option<&Path>,
+        overrides: &[String],
+    ) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::new();
+        if let Some(name) = preset {
+            let text = preset_toml(name).ok_or_else(|| {
+                problem(
+                    "preset",
+                    format!(
+                        "unknown preset '{name}': expected one of {}",
+                        PRESET_NAMES.join(", ")
+                    ),
+                )
+            })?;
+            merge(&mut table, parse_toml(text, &format!("preset {name}"))?);
+        }
+        if let Some(path) = file {
+            let source = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| problem(&source, format!("cannot read the config file: {e}")))?;
+            merge(&mut table, parse_toml(&text, &source)?);
+        }
+        if preset.is_none() && file.is_none() {
+            return Err(problem("config", "give a preset or a config file"));
+        }
+        for assignment in overrides {
+            apply_override(&mut table, assignment)?;
+        }
+        Self::from_table(table)
+    }
+
+    /// Parses one complete TOML document and validates it.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_table(parse_toml(text, "config")?)
+    }
+
+    fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
+        let config: Self =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                let key = if path == "." {
+                    "config".to_string()
+                } else {
+                    path
+                };
+                problem(&key, e.into_inner().to_string())
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The configuration as TOML (stored with every run).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# not serializable: {e}\n"))
+    }
+
+    /// Checks every value's range and every name; paths are checked by [`Self::check_paths`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.device()?;
+        positive("epochs", self.epochs as f64)?;
+        positive("batch_size", self.batch_size as f64)?;
+        let data = &self.data;
+        if !(data.val_ratio > 0.0 && data.val_ratio < 1.0) {
+            return Err(problem(
+                "data.val_ratio",
+                format!("{} is outside (0, 1)", data.val_ratio),
+            ));
+        }
+        if data.per_class == Some(0) {
+            return Err(problem("data.per_class", "0 images per class"));
+        }
+        self.normalization_name()?;
+        if data.source != DataSource::Synthetic && data.path.is_none() {
+            return Err(problem("data.path", "required for this data source"));
+        }
+        if data.source == DataSource::Synthetic {
+            let s = data.synthetic;
+            if s.classes < 2
+                || s.per_class < 2
+                || !(s.channels == 1 || s.channels == 3)
+                || s.side < 8
+            {
+                return Err(problem(
+                    "data.synthetic",
+                    format!(
+                        "{s:?}: needs ≥ 2 classes, ≥ 2 images per class, 1 or 3 channels, side ≥ 8"
+                    ),
+                ));
+            }
+        }
+        if data.patch == Some(0) || data.resize.is_some_and(|[h, w]| h == 0 || w == 0) {
+            return Err(problem(
+                "data.patch",
+                "patch and resize sides must be positive",
+            ));
+        }
+        self.arch()?;
+        let c = &self.classifier;
+        non_negative("classifier.lr", c.lr)?;
+        momentum("classifier.momentum", c.momentum)?;
+        non_negative("classifier.weight_decay", c.weight_decay)?;
+        if let ScheduleConfig::Step { factor, .. } = c.schedule {
+            if !(factor.is_finite() && factor > 0.0) {
+                return Err(problem(
+                    "classifier.schedule.factor",
+                    format!("{factor} is not a positive number"),
+                ));
+            }
+        }
+        self.mode()?;
+        self.baseline()?;
+        let a = &self.augment;
+        non_negative("augment.lr", a.lr)?;
+        momentum("augment.momentum", a.momentum)?;
+        non_negative("augment.weight_decay", a.weight_decay)?;
+        if a.inner_steps == 0 {
+            return Err(problem("augment.inner_steps", "must be at least 1"));
+        }
+        if let Some(bound) = a.bound {
+            positive("augment.bound", bound)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that every path the run reads exists.
+    pub fn check_paths(&self) -> Result<(), ConfigError> {
+        let paths = [
+            ("data.path", self.data.path.as_ref()),
+            ("data.test_path", self.data.test_path.as_ref()),
+            (
+                "classifier.initial_weights",
+                self.classifier.initial_weights.as_ref(),
+            ),
+        ];
+        let used = |key: &str| key != "data.path" || self.data.source != DataSource::Synthetic;
+        for (key, path) in paths {
+            if let Some(path) = path.filter(|_| used(key)) {
+                if !path.exists() {
+                    return Err(problem(key, format!("{} does not exist", path.display())));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The device.
+    pub fn device(&self) -> Result<DeviceSpec, ConfigError> {
+        self.device
+            .parse()
+            .map_err(|e: crate::device::DeviceError| problem("device", e.to_string()))
+    }
+
+    /// The classifier architecture.
+    pub fn arch(&self) -> Result<ClassifierArch, ConfigError> {
+        self.classifier
+            .arch
+            .parse()
+            .map_err(|e: crate::nn::NnError| problem("classifier.arch", e.to_string()))
+    }
+
+    /// The augmentation mode.
+    pub fn mode(&self) -> Result<AugmentMode, ConfigError> {
+        self.augment
+            .mode
+            .parse()
+            .map_err(|e: String| problem("augment.mode", e))
+    }
+
+    /// The hand-crafted baseline level.
+    pub fn baseline(&self) -> Result<Baseline, ConfigError> {
+        self.augment
+            .baseline
+            .parse()
+            .map_err(|e: crate::data::DataError| problem("augment.baseline", e.to_string()))
+    }
+
+    fn normalization_name(&self) -> Result<&str, ConfigError> {
+        let name = self.data.normalization.as_str();
+        match name {
+            "computed" | "cifar10" | "cifar100" | "mnist" | "fashion-mnist" => Ok(name),
+            other => Err(problem(
+                "data.normalization",
+                format!(
+                    "unknown '{other}': expected computed, cifar10, cifar100, mnist, fashion-mnist"
+                ),
+            )),
+        }
+    }
+}
+
+fn positive(key: &str, value: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(problem(key, format!("{value} is not a positive number")))
+    }
+}
+
+fn non_negative(key: &str, value: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(problem(key, format!("{value} must be a finite number ≥ 0")))
+    }
+}
+
+fn momentum(key: &str, value: f64) -> Result<(), ConfigError> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(problem(key, format!("{value} is outside [0, 1)")))
+    }
+}
+
+fn parse_toml(text: &str, source: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>()
+        .map_err(|e| problem(source, format!("not valid TOML: {e}")))
+}
+
+/// Deep merge: tables merge key by key, anything else is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Applies `a.b.c=value`; the value is read as TOML (`0.05`, `true`, `[1, 2]`, `"x"`) or, when
+/// that fails, taken as a plain string (`mode=affine_color`).
+fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| problem(assignment, "an override is written key=value"))?;
+    let key = key.trim();
+    let raw = raw.trim();
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(problem(key, "not a key"));
+    }
+    let mut current = table;
+    for part in &parts[..parts.len() - 1] {
+        let entry = current
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(problem(key, format!("'{part}' is a value, not a section"))),
+        };
+    }
+    current.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_preset_parses_and_validates() {
+        for name in PRESET_NAMES {
+            let config = RunConfig::load(Some(name), None, &[]).unwrap();
+            assert_eq!(config.seed, 6442, "{name}");
+            // Round trip through the stored TOML.
+            assert_eq!(RunConfig::from_toml(&config.to_toml()).unwrap(), config);
+        }
+        let cifar = RunConfig::load(Some("cifar10-paper"), None, &[]).unwrap();
+        assert_eq!(cifar.arch().unwrap(), ClassifierArch::ResNet18Cifar);
+        assert_eq!(cifar.baseline().unwrap(), Baseline::Flip);
+        assert_eq!(cifar.classifier.schedule.lr_at(0.1, 59), 0.1);
+        assert!((cifar.classifier.schedule.lr_at(0.1, 160) - 0.1 * 0.2f64.powi(3)).abs() < 1e-15);
+        let bach = RunConfig::load(Some("bach-paper"), None, &[]).unwrap();
+        assert_eq!((bach.batch_size, bach.data.patch), (16, Some(512)));
+    }
+
+    #[test]
+    fn overrides_and_files_refine_a_preset() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("run.toml");
+        std::fs::write(&file, "epochs = 3\n[augment]\nmode = \"affine_color\"\n").unwrap();
+        let sets = vec![
+            "classifier.lr=0.01".to_string(),
+            "data.per_class = 50".to_string(),
+            "augment.baseline=crop+flip".to_string(),
+        ];
+        let config = RunConfig::load(Some("fmnist-small"), Some(&file), &sets).unwrap();
+        assert_eq!(config.epochs, 3);
+        assert_eq!(
+            config.mode().unwrap(),
+            AugmentMode::Learned(AugmenterKind::AffineColor)
+        );
+        assert_eq!(config.classifier.lr, 0.01);
+        assert_eq!(config.data.per_class, Some(50));
+        assert_eq!(config.baseline().unwrap(), Baseline::CropFlip);
+        assert_eq!(config.classifier.arch, "small-cnn", "untouched keys stay");
+    }
+
+    fn error_of(sets: &[&str]) -> ConfigError {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        RunConfig::load(Some("fmnist-small"), None, &sets).unwrap_err()
+    }
+
+    #[test]
+    fn bad_values_are_named_by_key() {
+        let err = error_of(&["classifier.lrr=0.1"]);
+        assert_eq!(err.key, "classifier.lrr");
+        assert!(err.problem.contains("unknown field `lrr`"), "{err}");
+        let err = error_of(&["classifier.lr=-0.1"]);
+        assert_eq!(err.key, "classifier.lr");
+        assert!(err.to_string().contains("-0.1"), "{err}");
+        for ratio in ["0", "1", "1.5", "-0.2"] {
+            let err = error_of(&[&format!("data.val_ratio={ratio}")]);
+            assert_eq!(err.key, "data.val_ratio", "{ratio}");
+        }
+        assert_eq!(error_of(&["epochs=\"many\""]).key, "epochs");
+        assert_eq!(error_of(&["augment.mode=magic"]).key, "augment.mode");
+        assert_eq!(error_of(&["classifier.arch=vgg"]).key, "classifier.arch");
+        assert_eq!(error_of(&["device=tpu"]).key, "device");
+        assert_eq!(error_of(&["nonsense"]).key, "nonsense");
+        let err = RunConfig::load(Some("imagenet-huge"), None, &[]).unwrap_err();
+        assert!(err.problem.contains("fmnist-small"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_dataset_path_is_named() {
+        let config = RunConfig::load(
+            Some("fmnist-small"),
+            None,
+            &["data.path=/nonexistent/fashion".to_string()],
+        )
+        .unwrap();
+        let err = config.check_paths().unwrap_err();
+        assert_eq!(err.key, "data.path");
+        assert!(err.problem.contains("/nonexistent/fashion"), "{err}");
+    }
+}
