@@ -12,7 +12,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export AUGMENTD_TEST_PYTHON := $(VIRTUAL_ENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: setup build release test fmt-check lint unit bench clean-venv-link
+.PHONY: setup build release test fmt-check lint unit bench demo
 
 setup: .torch-venv/bin/python
 
@@ -36,6 +36,9 @@ unit: setup
 	$(CARGO) test --workspace --all-targets
 
 test: setup fmt-check lint unit
+
+demo: release
+	bash scripts/demo.sh
 
 bench: setup
 	$(CARGO) run --release -p augmentd-bench --bin step-throughput

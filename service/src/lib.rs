@@ -9,4 +9,5 @@ pub mod data;
 pub mod device;
 pub mod nn;
 pub mod optim;
+pub mod store;
 pub mod train;

@@ -1,0 +1,55 @@
+//! Errors of a training run: one per layer below it, plus the run directory's own problems.
+use std::path::PathBuf;
+
+use super::config::ConfigError;
+use super::pictures::PictureError;
+use crate::data::DataError;
+use crate::device::DeviceError;
+use crate::nn::NnError;
+use crate::store::StoreError;
+
+/// Why a training run could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The device cannot be used.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// The data could not be read or prepared.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A network failed.
+    #[error(transparent)]
+    Nn(#[from] NnError),
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A picture could not be drawn.
+    #[error(transparent)]
+    Picture(#[from] PictureError),
+    /// A file of the run directory could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The run directory holds another run, or something unreadable.
+    #[error("run directory {path}: {problem}")]
+    RunDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl TrainError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { path, source }
+    }
+}

@@ -1,0 +1,98 @@
+//! The trained augmenter as a portable artefact: `model.safetensors` (θ, PyTorch names) and
+//! `model.json` (what is needed to apply it: kind, normalization, bound, image shape). This is
+//! what `augmentd augment` loads and what the service will publish.
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind};
+
+use crate::nn::{Augmenter, AugmenterKind, ParamSet};
+use crate::store::atomic::write_bytes_atomically;
+
+use super::error::TrainError;
+
+/// The description stored beside the weights.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInfo {
+    /// Format tag.
+    pub format: String,
+    /// The augmenter kind (`small_affine`, `affine_color`, …).
+    pub augmenter: String,
+    /// Per-channel mean the images are standardized with.
+    pub mean: Vec<f64>,
+    /// Per-channel std.
+    pub std: Vec<f64>,
+    /// The soft bound on the affine matrix, if any.
+    pub bound: Option<f64>,
+    /// Image height the augmenter was trained on (any size works).
+    pub height: usize,
+    /// Image width.
+    pub width: usize,
+    /// The epoch that produced these weights.
+    pub epoch: u64,
+}
+
+/// The format tag of [`ModelInfo`].
+pub const MODEL_FORMAT: &str = "augmentd-augmenter/1";
+
+/// A loaded augmenter, ready to apply.
+pub struct Model {
+    /// Its description.
+    pub info: ModelInfo,
+    /// The network.
+    pub augmenter: Augmenter,
+    /// Its weights.
+    pub theta: ParamSet,
+}
+
+/// The JSON path beside a weights path.
+fn info_path(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+/// Writes `model.safetensors` and `model.json` into `dir` (each atomically).
+pub fn save_model(dir: &Path, info: &ModelInfo, theta: &ParamSet) -> Result<PathBuf, TrainError> {
+    let weights = dir.join("model.safetensors");
+    let temporary = dir.join(".model.safetensors.partial");
+    theta.save(&temporary)?;
+    std::fs::rename(&temporary, &weights).map_err(TrainError::io(&weights))?;
+    let json = serde_json::to_vec_pretty(info).map_err(|e| TrainError::RunDir {
+        path: dir.to_path_buf(),
+        problem: format!("cannot describe the model: {e}"),
+    })?;
+    write_bytes_atomically(&info_path(&weights), &json)?;
+    Ok(weights)
+}
+
+/// Loads a model from its `.safetensors` path (or the `.json` beside it, or a run directory).
+pub fn load_model(path: &Path, device: Device) -> Result<Model, TrainError> {
+    let weights = if path.is_dir() {
+        path.join("model.safetensors")
+    } else {
+        path.with_extension("safetensors")
+    };
+    let info_file = info_path(&weights);
+    let bad = |problem: String| TrainError::RunDir {
+        path: info_file.clone(),
+        problem,
+    };
+    let text = std::fs::read_to_string(&info_file).map_err(TrainError::io(&info_file))?;
+    let info: ModelInfo =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not a model description: {e}")))?;
+    if info.format != MODEL_FORMAT {
+        return Err(bad(format!(
+            "format '{}', expected '{MODEL_FORMAT}'",
+            info.format
+        )));
+    }
+    let kind: AugmenterKind = info.augmenter.parse()?;
+    let augmenter = Augmenter::new(kind, info.mean.clone(), info.std.clone(), info.bound)?;
+    let template = augmenter.init(0, Kind::Float, device)?;
+    let theta = ParamSet::load_like(&template, &weights, false)?;
+    Ok(Model {
+        info,
+        augmenter,
+        theta,
+    })
+}

@@ -1,0 +1,504 @@
+//! A training run: the method's epoch loop over a dataset, resumable from its run directory.
+//!
+//! Each epoch: the classifier's scheduled learning rate; training batches (hand-crafted baseline
+//! underneath) through a plain SGD step (`none`, `handcrafted`) or the bilevel step with
+//! validation batches cycled independently (learned modes); evaluation of train / validation /
+//! test accuracy; a record; a picture of what the augmenter does; an atomic checkpoint.
+//!
+//! Everything random in epoch e comes from (seed, e) — data order, baseline parameters, noise,
+//! dropout, the validation cycle — and the checkpoint holds every tensor that carries over
+//! (weights, BatchNorm statistics, both optimizers' momentum), so a run killed and restarted
+//! produces the records of an uninterrupted one.
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tch::{Device, Kind, Tensor};
+
+use crate::bilevel::{BatchRef, BilevelConfig, BilevelLearner, ClassifierState};
+use crate::data::{Batch, BatchLoader, EpochBatches, ImageSet, LoaderConfig};
+use crate::nn::{Augmenter, Classifier, ParamSet};
+use crate::optim::SgdConfig;
+use crate::store::CheckpointStore;
+
+use super::config::{AugmentMode, RunConfig};
+use super::datasets::{self, RunData};
+use super::error::TrainError;
+use super::evaluate::evaluate;
+use super::model::{save_model, ModelInfo, MODEL_FORMAT};
+use super::pictures::{save_accuracy_plot, save_pairs_grid, AccuracyPoint};
+use super::records::{EpochRecord, RunEvent, TransformAccumulator};
+use super::state;
+
+/// Streams separating the random draws derived from (seed, epoch).
+const NOISE_STREAM: u64 = 0x4e4f_4953;
+const VAL_STREAM: u64 = 0x5641_4c49;
+const GRID_STREAM: u64 = 0x4752_4944;
+
+/// The outcome of a finished run.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// Every epoch's record, resumed ones included.
+    pub records: Vec<EpochRecord>,
+    /// The epoch the run resumed after, if it did.
+    pub resumed_after: Option<u64>,
+    /// The trained augmenter (learned modes).
+    pub model: Option<PathBuf>,
+    /// The run directory.
+    pub dir: PathBuf,
+}
+
+/// The learner of a run: a classifier alone, or with an augmenter.
+enum Learner {
+    Plain(Box<ClassifierState>),
+    Bilevel(Box<BilevelLearner>),
+}
+
+impl Learner {
+    fn classifier(&self) -> &ClassifierState {
+        match self {
+            Self::Plain(c) => c,
+            Self::Bilevel(b) => &b.classifier,
+        }
+    }
+
+    fn classifier_mut(&mut self) -> &mut ClassifierState {
+        match self {
+            Self::Plain(c) => c,
+            Self::Bilevel(b) => &mut b.classifier,
+        }
+    }
+}
+
+/// A run: its configuration and its directory.
+pub struct TrainingRun {
+    config: RunConfig,
+    dir: PathBuf,
+}
+
+/// A file name in the run directory.
+fn epoch_mix(seed: u64, epoch: u64, stream: u64) -> u64 {
+    seed ^ stream.rotate_left(17) ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+impl TrainingRun {
+    /// A run of `config` in `dir`. A directory that already holds a run must hold this one
+    /// (same configuration): the run then resumes.
+    pub fn new(config: RunConfig, dir: &Path) -> Result<Self, TrainError> {
+        config.validate()?;
+        config.check_paths()?;
+        std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
+        let stored = dir.join("config.toml");
+        let text = config.to_toml();
+        match std::fs::read_to_string(&stored) {
+            Ok(existing) if existing != text => {
+                return Err(TrainError::RunDir {
+                    path: dir.to_path_buf(),
+                    problem: "it holds a run with another configuration (see its config.toml); \
+                              use a new directory"
+                        .into(),
+                })
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                crate::store::atomic::write_bytes_atomically(&stored, text.as_bytes())?;
+            }
+            Err(e) => return Err(TrainError::io(&stored)(e)),
+        }
+        Ok(Self {
+            config,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    fn build_learner(&self, data: &RunData, device: Device) -> Result<Learner, TrainError> {
+        let c = &self.config;
+        let shape = data.train.shape();
+        let net = Classifier::new(
+            c.arch()?,
+            shape.channels as i64,
+            data.train.num_classes() as i64,
+        )?;
+        let (mut weights, buffers) = net.init(c.seed, Kind::Float, device)?;
+        if let Some(path) = &c.classifier.initial_weights {
+            weights = ParamSet::load_like(&weights, path, true)?;
+        }
+        let classifier_opt = SgdConfig {
+            lr: c.classifier.lr,
+            momentum: c.classifier.momentum,
+            weight_decay: c.classifier.weight_decay,
+        };
+        Ok(match c.mode()? {
+            AugmentMode::None | AugmentMode::Handcrafted => Learner::Plain(Box::new(
+                ClassifierState::new((net, weights, buffers), classifier_opt)?,
+            )),
+            AugmentMode::Learned(kind) => {
+                let n = &data.normalization;
+                let augmenter =
+                    Augmenter::new(kind, n.mean.clone(), n.std.clone(), c.augment.bound)?;
+                let theta = augmenter.init(c.seed.wrapping_add(1), Kind::Float, device)?;
+                let config = BilevelConfig {
+                    inner_steps: c.augment.inner_steps,
+                    classifier: classifier_opt,
+                    augmenter: SgdConfig {
+                        lr: c.augment.lr,
+                        momentum: c.augment.momentum,
+                        weight_decay: c.augment.weight_decay,
+                    },
+                };
+                Learner::Bilevel(Box::new(BilevelLearner::new(
+                    (net, weights, buffers),
+                    (augmenter, theta),
+                    config,
+                )?))
+            }
+        })
+    }
+
+    fn loader_config(&self, data: &RunData, set: &ImageSet, augmented: bool) -> LoaderConfig {
+        let c = &self.config;
+        let mut loader = LoaderConfig::new(c.batch_size, data.normalization.clone());
+        loader.seed = c.seed;
+        // A batch of one image cannot go through training-mode BatchNorm.
+        loader.drop_last = set.len() % c.batch_size == 1;
+        if augmented {
+            loader.baseline = c.baseline().unwrap_or_default();
+            loader.color_jitter = c.augment.color_jitter;
+        }
+        loader
+    }
+
+    /// Runs (or resumes) to the last epoch, sending progress to `events` when given.
+    pub fn run(&self, events: Option<&Sender<RunEvent>>) -> Result<RunSummary, TrainError> {
+        let c = &self.config;
+        let device = c.device()?.resolve()?;
+        let data = datasets::load(c)?;
+        let mut learner = self.build_learner(&data, device)?;
+        let store = CheckpointStore::open(&self.dir)?;
+        let resumed = state::resume(&store, &mut learner_parts(&mut learner))?;
+        for skipped in &resumed.skipped {
+            send(
+                events,
+                RunEvent::SkippedCheckpoint(format!(
+                    "{}: {}",
+                    skipped.path.display(),
+                    skipped.reason
+                )),
+            );
+        }
+        let (mut records, resumed_after) = (resumed.records, resumed.epoch);
+        state::write_records(&self.dir, &records)?;
+        let train = Arc::new(data.train.clone());
+        let val = Arc::new(data.val.clone());
+        let train_loader = self.loader_config(&data, &train, true);
+        let val_loader = {
+            let mut v = self.loader_config(&data, &val, false);
+            v.seed = c.seed ^ VAL_STREAM;
+            v
+        };
+        let inner = match &learner {
+            Learner::Bilevel(b) => b.inner_steps(),
+            Learner::Plain(_) => 1,
+        };
+        let steps_per_epoch = BatchLoader::batches_per_epoch(train.len(), &train_loader) / inner;
+        let first_epoch = resumed_after.map_or(0, |e| e + 1);
+        send(
+            events,
+            RunEvent::Started {
+                first_epoch,
+                epochs: c.epochs,
+                steps_per_epoch,
+            },
+        );
+        let mut best_val = records
+            .iter()
+            .map(|r| r.val_acc)
+            .fold(f64::NEG_INFINITY, f64::max);
+        for epoch in first_epoch..c.epochs {
+            let start = Instant::now();
+            let lr = c.classifier.schedule.lr_at(c.classifier.lr, epoch);
+            learner.classifier_mut().optimizer.config.lr = lr;
+            let mut batches = BatchLoader::epoch(train.clone(), &train_loader, epoch)?;
+            let mut loss_sum = 0.0;
+            let mut images = 0usize;
+            let mut grad_norm_sum = 0.0;
+            let mut transforms = TransformAccumulator::default();
+            let mut step = 0usize;
+            match &mut learner {
+                Learner::Plain(classifier) => {
+                    for batch in batches.by_ref() {
+                        let batch = batch?.to_device(device)?;
+                        let loss = classifier.plain_step(BatchRef::from(&batch))?;
+                        step += 1;
+                        loss_sum += loss;
+                        images += batch.len();
+                        send(
+                            events,
+                            RunEvent::Step {
+                                epoch,
+                                step,
+                                train_loss: loss,
+                            },
+                        );
+                    }
+                }
+                Learner::Bilevel(bilevel) => {
+                    bilevel.start_epoch()?;
+                    let mut rng = StdRng::seed_from_u64(epoch_mix(c.seed, epoch, NOISE_STREAM));
+                    let mut val_cycle = ValCycle::new(val.clone(), val_loader.clone(), epoch);
+                    while let Some(group) = next_group(&mut batches, inner, device)? {
+                        let noise = group
+                            .iter()
+                            .map(|b| {
+                                bilevel.augmenter.net.sample_noise(
+                                    b.len() as i64,
+                                    &mut rng,
+                                    true,
+                                    (Kind::Float, device),
+                                )
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let val_batch = val_cycle.next(device)?;
+                        let refs: Vec<BatchRef> = group.iter().map(BatchRef::from).collect();
+                        let report = bilevel.step(&refs, &noise, BatchRef::from(&val_batch))?;
+                        let n: usize = group.iter().map(Batch::len).sum();
+                        step += 1;
+                        loss_sum += report.train_loss;
+                        images += n;
+                        grad_norm_sum += report.augmenter_grad_norm;
+                        transforms.add(n, &report.transform_mean, &report.transform_std);
+                        send(
+                            events,
+                            RunEvent::Step {
+                                epoch,
+                                step,
+                                train_loss: report.train_loss,
+                            },
+                        );
+                    }
+                }
+            }
+            let train_seconds = start.elapsed().as_secs_f64();
+            let classifier = learner.classifier();
+            let (_, train_acc) = evaluate(classifier, &data.train, &data.normalization, device)?;
+            let (val_loss, val_acc) = evaluate(classifier, &data.val, &data.normalization, device)?;
+            let test_acc = match &data.test {
+                Some(test) => Some(evaluate(classifier, test, &data.normalization, device)?.1),
+                None => None,
+            };
+            let (grad_norm, stats) = match &learner {
+                Learner::Bilevel(b) => (
+                    Some(grad_norm_sum / step.max(1) as f64),
+                    transforms.finish(&b.augmenter.net.transform_names()),
+                ),
+                Learner::Plain(_) => (None, Vec::new()),
+            };
+            let record = EpochRecord {
+                epoch,
+                train_loss: loss_sum / step.max(1) as f64,
+                val_loss,
+                train_acc,
+                val_acc,
+                test_acc,
+                lr,
+                seconds: start.elapsed().as_secs_f64(),
+                images_per_second: images as f64 / train_seconds.max(1e-9),
+                augmenter_grad_norm: grad_norm,
+                transforms: stats,
+            };
+            records.push(record.clone());
+            self.save_grid(&learner, &data, epoch, device)?;
+            let tensors = state::checkpoint_tensors(&learner_parts(&mut learner))?;
+            let metadata = state::metadata(c, epoch, &records);
+            store.save(epoch, &tensors, &metadata)?;
+            if val_acc > best_val {
+                best_val = val_acc;
+                store.save_best(epoch, &tensors, &metadata)?;
+            }
+            state::write_records(&self.dir, &records)?;
+            self.save_plot(&records)?;
+            send(events, RunEvent::Epoch(record));
+        }
+        let model = match &learner {
+            Learner::Bilevel(b) => {
+                let shape = data.train.shape();
+                let info = ModelInfo {
+                    format: MODEL_FORMAT.into(),
+                    augmenter: b.augmenter.net.kind().name(),
+                    mean: data.normalization.mean.clone(),
+                    std: data.normalization.std.clone(),
+                    bound: c.augment.bound,
+                    height: shape.height,
+                    width: shape.width,
+                    epoch: records.last().map_or(0, |r| r.epoch),
+                };
+                Some(save_model(&self.dir, &info, &b.augmenter.theta)?)
+            }
+            Learner::Plain(_) => None,
+        };
+        Ok(RunSummary {
+            records,
+            resumed_after,
+            model,
+            dir: self.dir.clone(),
+        })
+    }
+
+    /// The original | augmented grid of the first training images, as the augmenter (or, in
+    /// `handcrafted` mode, the baseline) transforms them at this epoch.
+    fn save_grid(
+        &self,
+        learner: &Learner,
+        data: &RunData,
+        epoch: u64,
+        device: Device,
+    ) -> Result<(), TrainError> {
+        let count = self.config.output.grid_images.min(data.train.len());
+        if count == 0 {
+            return Ok(());
+        }
+        let indices: Vec<usize> = (0..count).collect();
+        let norm = &data.normalization;
+        let batch = data.train.to_batch(&indices, norm)?.to_device(device)?;
+        let mut rng = StdRng::seed_from_u64(epoch_mix(self.config.seed, epoch, GRID_STREAM));
+        let augmented = match learner {
+            Learner::Bilevel(b) => {
+                let _no_grad = tch::no_grad_guard();
+                let net = &b.augmenter.net;
+                let noise =
+                    net.sample_noise(count as i64, &mut rng, true, (Kind::Float, device))?;
+                net.forward(&b.augmenter.theta, &batch.images, &noise)?
+                    .images
+            }
+            Learner::Plain(_) => {
+                let mut loader = LoaderConfig::new(count, norm.clone());
+                loader.seed = epoch_mix(self.config.seed, epoch, GRID_STREAM);
+                loader.shuffle = false;
+                loader.prefetch = 0;
+                loader.baseline = self.config.baseline()?;
+                loader.color_jitter = self.config.augment.color_jitter;
+                let subset = Arc::new(data.train.subset(&indices)?);
+                match BatchLoader::epoch(subset, &loader, epoch)?.next() {
+                    Some(b) => b?.to_device(device)?.images,
+                    None => return Ok(()),
+                }
+            }
+        };
+        let to_unit = |x: &Tensor| -> Result<Tensor, TrainError> {
+            let c = norm.mean.len() as i64;
+            let mean = Tensor::from_slice(&norm.mean)
+                .view([1, c, 1, 1])
+                .to_kind(Kind::Float);
+            let std = Tensor::from_slice(&norm.std)
+                .view([1, c, 1, 1])
+                .to_kind(Kind::Float);
+            Ok(x.to_device(Device::Cpu) * std + mean)
+        };
+        let dir = self.dir.join("grids");
+        std::fs::create_dir_all(&dir).map_err(TrainError::io(&dir))?;
+        save_pairs_grid(
+            &dir.join(format!("epoch-{epoch:04}.png")),
+            &to_unit(&batch.images)?,
+            &to_unit(&augmented)?,
+        )?;
+        Ok(())
+    }
+
+    fn save_plot(&self, records: &[EpochRecord]) -> Result<(), TrainError> {
+        let points: Vec<AccuracyPoint> = records
+            .iter()
+            .map(|r| AccuracyPoint {
+                epoch: r.epoch,
+                train: r.train_acc,
+                val: r.val_acc,
+                test: r.test_acc,
+            })
+            .collect();
+        save_accuracy_plot(&self.dir.join("accuracy.png"), &points)?;
+        Ok(())
+    }
+}
+
+fn send(events: Option<&Sender<RunEvent>>, event: RunEvent) {
+    if let Some(events) = events {
+        // A front end that went away must not stop the run.
+        let _ignored = events.send(event);
+    }
+}
+
+/// The parts of a learner a checkpoint holds.
+fn learner_parts(learner: &mut Learner) -> state::Parts<'_> {
+    match learner {
+        Learner::Plain(c) => state::Parts {
+            classifier: c,
+            augmenter: None,
+        },
+        Learner::Bilevel(b) => state::Parts {
+            classifier: &mut b.classifier,
+            augmenter: Some(&mut b.augmenter),
+        },
+    }
+}
+
+/// The next `k` training batches on the device, or `None` when fewer than `k` remain (the
+/// last incomplete group of a K > 1 run is left for the next epoch's reshuffle).
+fn next_group(
+    batches: &mut EpochBatches,
+    k: usize,
+    device: Device,
+) -> Result<Option<Vec<Batch>>, TrainError> {
+    let mut group = Vec::with_capacity(k);
+    for batch in batches.by_ref() {
+        group.push(batch?.to_device(device)?);
+        if group.len() == k {
+            return Ok(Some(group));
+        }
+    }
+    Ok(None)
+}
+
+/// Validation batches cycled independently of the training batches: a fresh seeded epoch of
+/// the validation split each time it runs out, the first derived from the training epoch.
+struct ValCycle {
+    set: Arc<ImageSet>,
+    config: LoaderConfig,
+    cycle: u64,
+    batches: Option<EpochBatches>,
+}
+
+impl ValCycle {
+    fn new(set: Arc<ImageSet>, config: LoaderConfig, epoch: u64) -> Self {
+        Self {
+            set,
+            config,
+            cycle: epoch.wrapping_mul(1 << 20),
+            batches: None,
+        }
+    }
+
+    fn next(&mut self, device: Device) -> Result<Batch, TrainError> {
+        for _ in 0..2 {
+            if let Some(batch) = self.batches.as_mut().and_then(Iterator::next) {
+                return Ok(batch?.to_device(device)?);
+            }
+            self.batches = Some(BatchLoader::epoch(
+                self.set.clone(),
+                &self.config,
+                self.cycle,
+            )?);
+            self.cycle += 1;
+        }
+        Err(TrainError::RunDir {
+            path: PathBuf::new(),
+            problem: "the validation split yields no batch".into(),
+        })
+    }
+}

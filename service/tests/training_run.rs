@@ -1,0 +1,221 @@
+//! Training runs end to end on synthetic data: what a run writes (records with every field,
+//! checkpoints, the picture grid, the accuracy plot, the trained augmenter), and that a run
+//! killed with SIGKILL and restarted produces the records of an uninterrupted run, even when
+//! its newest checkpoint was truncated.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use augmentd::train::{EpochRecord, RunConfig, TrainingRun};
+
+const EPOCHS: u64 = 4;
+
+fn config_text(mode: &str) -> String {
+    format!(
+        r#"
+seed = 11
+device = "cpu"
+epochs = {EPOCHS}
+batch_size = 16
+
+[data]
+source = "synthetic"
+val_ratio = 0.25
+synthetic = {{ classes = 4, per_class = 24, channels = 1, side = 16 }}
+
+[classifier]
+arch = "small-cnn"
+lr = 0.05
+momentum = 0.9
+weight_decay = 5e-4
+schedule = {{ kind = "step", milestones = [2], factor = 0.5 }}
+
+[augment]
+mode = "{mode}"
+baseline = "none"
+lr = 0.05
+momentum = 0.9
+weight_decay = 0.01
+
+[output]
+grid_images = 3
+"#
+    )
+}
+
+fn records(dir: &Path) -> Vec<EpochRecord> {
+    std::fs::read_to_string(dir.join("records.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<EpochRecord>(line)
+                .unwrap()
+                .without_timing()
+        })
+        .collect()
+}
+
+#[test]
+fn a_short_run_writes_records_checkpoints_and_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = RunConfig::from_toml(&config_text("affine_color")).unwrap();
+    let summary = TrainingRun::new(config, dir.path())
+        .unwrap()
+        .run(None)
+        .unwrap();
+    assert_eq!(summary.records.len(), EPOCHS as usize);
+    let record = &summary.records[EPOCHS as usize - 1];
+    assert_eq!(record.epoch, EPOCHS - 1);
+    assert!(
+        (record.lr - 0.025).abs() < 1e-12,
+        "schedule: ×0.5 from epoch 2"
+    );
+    assert!(record.train_loss.is_finite() && record.val_loss.is_finite());
+    assert!((0.0..=100.0).contains(&record.train_acc));
+    assert!(record.test_acc.is_some() && record.images_per_second > 0.0);
+    assert!(record.augmenter_grad_norm.unwrap() > 0.0);
+    let names: Vec<&str> = record.transforms.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "a11",
+            "a12",
+            "tx",
+            "a21",
+            "a22",
+            "ty",
+            "brightness",
+            "shift",
+            "saturation",
+            "hue"
+        ]
+    );
+    assert!(record
+        .transforms
+        .iter()
+        .all(|t| t.std >= 0.0 && t.mean.is_finite()));
+    // Every field is in the JSON-lines file.
+    let first_line = std::fs::read_to_string(dir.path().join("records.jsonl")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(first_line.lines().next().unwrap()).unwrap();
+    for field in [
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "train_acc",
+        "val_acc",
+        "test_acc",
+        "lr",
+        "seconds",
+        "images_per_second",
+        "augmenter_grad_norm",
+        "transforms",
+    ] {
+        assert!(json.get(field).is_some(), "records.jsonl lacks {field}");
+    }
+    // Pictures: 3 images of 16 px upscaled ×4 to 64 px, original above augmented.
+    let grid = image::open(dir.path().join("grids/epoch-0003.png")).unwrap();
+    assert_eq!(
+        (grid.width(), grid.height()),
+        (2 + 3 * 64 + 2 * 2 + 2, 2 + 2 * 64 + 2 + 2)
+    );
+    let plot = image::open(dir.path().join("accuracy.png")).unwrap();
+    assert_eq!((plot.width(), plot.height()), (800, 500));
+    assert!(dir.path().join("checkpoints/best.json").exists());
+    let model = summary.model.unwrap();
+    let loaded = augmentd::train::load_model(&model, tch::Device::Cpu).unwrap();
+    assert_eq!(loaded.info.augmenter, "affine_color");
+    assert_eq!(loaded.info.epoch, EPOCHS - 1);
+}
+
+#[test]
+fn plain_and_handcrafted_modes_train_without_an_augmenter() {
+    for mode in ["none", "handcrafted"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = RunConfig::from_toml(&config_text(mode)).unwrap();
+        config.epochs = 2;
+        config.augment.baseline = "crop+flip".into();
+        let summary = TrainingRun::new(config, dir.path())
+            .unwrap()
+            .run(None)
+            .unwrap();
+        assert_eq!(summary.records.len(), 2, "{mode}");
+        assert!(summary.model.is_none());
+        assert!(summary.records.iter().all(|r| r.transforms.is_empty()));
+        assert!(dir.path().join("grids/epoch-0001.png").exists(), "{mode}");
+    }
+}
+
+/// Runs `augmentd train` on `config` in `dir`; with `kill_after`, SIGKILLs it as soon as it
+/// reports that epoch (reported only once checkpointed). Returns what it wrote on stderr.
+fn train_process(config: &Path, dir: &Path, kill_after: Option<u64>) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_augmentd"))
+        .args(["train", "--quiet", "--config"])
+        .arg(config)
+        .arg("--run-dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        let epoch = line
+            .split_whitespace()
+            .next()
+            .and_then(|w| w.parse::<u64>().ok());
+        if kill_after.is_some() && epoch == kill_after {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if kill_after.is_none() {
+        assert!(output.status.success(), "augmentd train failed: {stderr}");
+    }
+    stderr
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_records_of_an_uninterrupted_one() {
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("run.toml");
+    std::fs::write(&config, config_text("small_affine")).unwrap();
+    let whole = root.path().join("whole");
+    train_process(&config, &whole, None);
+    let expected = records(&whole);
+    assert_eq!(expected.len(), EPOCHS as usize);
+
+    // Killed after epoch 1, restarted: epochs 2 and 3 are trained once, nothing is lost.
+    let killed = root.path().join("killed");
+    train_process(&config, &killed, Some(1));
+    let done = records(&killed).len();
+    assert!(
+        (2..EPOCHS as usize).contains(&done),
+        "killed mid-run, after {done} epochs"
+    );
+    let stderr = train_process(&config, &killed, None);
+    assert!(
+        stderr.contains(&format!("resuming after epoch {}", done - 1)),
+        "{stderr}"
+    );
+    assert_eq!(records(&killed), expected);
+
+    // Killed after epoch 2 with its newest checkpoint then cut in half: the run falls back to
+    // epoch 1's checkpoint and still ends with the same records.
+    let truncated = root.path().join("truncated");
+    train_process(&config, &truncated, Some(2));
+    let newest = truncated.join("checkpoints/epoch-000002.safetensors");
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
+    let stderr = train_process(&config, &truncated, None);
+    assert!(
+        stderr.contains("skipped checkpoint") && stderr.contains("epoch-000002"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("resuming after epoch 1"), "{stderr}");
+    assert_eq!(records(&truncated), expected);
+}
