@@ -37,7 +37,8 @@ unit: setup
 
 test: setup fmt-check lint unit
 
-demo: release
+demo: setup
+	$(CARGO) build --release -p augmentd --bin augmentd
 	bash scripts/demo.sh
 
 bench: setup

@@ -127,6 +127,38 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
     let loaded = augmentd::train::load_model(&model, tch::Device::Cpu).unwrap();
     assert_eq!(loaded.info.augmenter, "affine_color");
     assert_eq!(loaded.info.epoch, EPOCHS - 1);
+
+    // `augmentd augment` applies it to image files: two copies of a 20×12 image.
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    let picture = image::GrayImage::from_fn(20, 12, |x, y| image::Luma([(x * 12 + y) as u8]));
+    picture.save(inputs.join("sample.png")).unwrap();
+    let out = dir.path().join("augmented");
+    let status = Command::new(env!("CARGO_BIN_EXE_augmentd"))
+        .args([
+            "augment", "--copies", "2", "--params", "--seed", "5", "--model",
+        ])
+        .arg(&model)
+        .arg("--input")
+        .arg(&inputs)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for copy in 0..2 {
+        let written = image::open(out.join(format!("sample-aug{copy}.png"))).unwrap();
+        assert_eq!((written.width(), written.height()), (20, 12));
+    }
+    let params: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("params.json")).unwrap()).unwrap();
+    let params = params.as_array().unwrap();
+    assert_eq!(params.len(), 2);
+    assert_ne!(
+        params[0]["transform"], params[1]["transform"],
+        "copies differ"
+    );
+    assert!(params[0]["transform"]["brightness"].as_f64().unwrap().abs() <= 1.0);
 }
 
 #[test]

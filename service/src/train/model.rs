@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind};
 
 use crate::nn::{Augmenter, AugmenterKind, ParamSet};
-use crate::store::atomic::write_bytes_atomically;
+use crate::store::atomic::{write_atomically, write_bytes_atomically};
+use crate::store::StoreError;
 
 use super::error::TrainError;
 
@@ -54,9 +55,12 @@ fn info_path(weights: &Path) -> PathBuf {
 /// Writes `model.safetensors` and `model.json` into `dir` (each atomically).
 pub fn save_model(dir: &Path, info: &ModelInfo, theta: &ParamSet) -> Result<PathBuf, TrainError> {
     let weights = dir.join("model.safetensors");
-    let temporary = dir.join(".model.safetensors.partial");
-    theta.save(&temporary)?;
-    std::fs::rename(&temporary, &weights).map_err(TrainError::io(&weights))?;
+    write_atomically(&weights, |temporary| {
+        theta.save(temporary).map_err(|e| StoreError::Tensor {
+            path: temporary.to_path_buf(),
+            reason: e.to_string(),
+        })
+    })?;
     let json = serde_json::to_vec_pretty(info).map_err(|e| TrainError::RunDir {
         path: dir.to_path_buf(),
         problem: format!("cannot describe the model: {e}"),
