@@ -79,7 +79,8 @@ pub struct TrainingRun {
     dir: PathBuf,
 }
 
-/// A file name in the run directory.
+/// The seed of one random stream of one epoch, so that epoch e draws the same numbers whether
+/// or not the run was interrupted before it.
 fn epoch_mix(seed: u64, epoch: u64, stream: u64) -> u64 {
     seed ^ stream.rotate_left(17) ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
