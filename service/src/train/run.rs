@@ -19,7 +19,7 @@ use rand::SeedableRng;
 use tch::{Device, Kind, Tensor};
 
 use crate::bilevel::{BatchRef, BilevelConfig, BilevelLearner, ClassifierState};
-use crate::data::{Batch, BatchLoader, EpochBatches, ImageSet, LoaderConfig};
+use crate::data::{Batch, BatchLoader, EpochBatches, ImageSet, LoaderConfig, Normalization};
 use crate::nn::{Augmenter, Classifier, ParamSet};
 use crate::optim::SgdConfig;
 use crate::store::CheckpointStore;
@@ -164,17 +164,22 @@ impl TrainingRun {
         })
     }
 
-    fn loader_config(&self, data: &RunData, set: &ImageSet, augmented: bool) -> LoaderConfig {
+    fn loader_config(
+        &self,
+        normalization: &Normalization,
+        set: &ImageSet,
+        augmented: bool,
+    ) -> Result<LoaderConfig, TrainError> {
         let c = &self.config;
-        let mut loader = LoaderConfig::new(c.batch_size, data.normalization.clone());
+        let mut loader = LoaderConfig::new(c.batch_size, normalization.clone());
         loader.seed = c.seed;
         // A batch of one image cannot go through training-mode BatchNorm.
         loader.drop_last = set.len() % c.batch_size == 1;
         if augmented {
-            loader.baseline = c.baseline().unwrap_or_default();
+            loader.baseline = c.baseline()?;
             loader.color_jitter = c.augment.color_jitter;
         }
-        loader
+        Ok(loader)
     }
 
     /// Runs (or resumes) to the last epoch, sending progress to `events` when given.
@@ -183,6 +188,12 @@ impl TrainingRun {
         let device = c.device()?.resolve()?;
         let data = datasets::load(c)?;
         let mut learner = self.build_learner(&data, device)?;
+        let RunData {
+            train,
+            val,
+            test,
+            normalization: norm,
+        } = data;
         let store = CheckpointStore::open(&self.dir)?;
         let resumed = state::resume(&store, &mut learner_parts(&mut learner))?;
         for skipped in &resumed.skipped {
@@ -197,14 +208,11 @@ impl TrainingRun {
         }
         let (mut records, resumed_after) = (resumed.records, resumed.epoch);
         state::write_records(&self.dir, &records)?;
-        let train = Arc::new(data.train.clone());
-        let val = Arc::new(data.val.clone());
-        let train_loader = self.loader_config(&data, &train, true);
-        let val_loader = {
-            let mut v = self.loader_config(&data, &val, false);
-            v.seed = c.seed ^ VAL_STREAM;
-            v
-        };
+        // Shared with the loader threads, not copied.
+        let (train, val) = (Arc::new(train), Arc::new(val));
+        let train_loader = self.loader_config(&norm, &train, true)?;
+        let mut val_loader = self.loader_config(&norm, &val, false)?;
+        val_loader.seed = c.seed ^ VAL_STREAM;
         let inner = match &learner {
             Learner::Bilevel(b) => b.inner_steps(),
             Learner::Plain(_) => 1,
@@ -289,10 +297,10 @@ impl TrainingRun {
             }
             let train_seconds = start.elapsed().as_secs_f64();
             let classifier = learner.classifier();
-            let (_, train_acc) = evaluate(classifier, &data.train, &data.normalization, device)?;
-            let (val_loss, val_acc) = evaluate(classifier, &data.val, &data.normalization, device)?;
-            let test_acc = match &data.test {
-                Some(test) => Some(evaluate(classifier, test, &data.normalization, device)?.1),
+            let (_, train_acc) = evaluate(classifier, &train, &norm, device)?;
+            let (val_loss, val_acc) = evaluate(classifier, &val, &norm, device)?;
+            let test_acc = match &test {
+                Some(test) => Some(evaluate(classifier, test, &norm, device)?.1),
                 None => None,
             };
             let (grad_norm, stats) = match &learner {
@@ -316,7 +324,7 @@ impl TrainingRun {
                 transforms: stats,
             };
             records.push(record.clone());
-            self.save_grid(&learner, &data, epoch, device)?;
+            self.save_grid(&learner, &train, &norm, epoch, device)?;
             let tensors = state::checkpoint_tensors(&learner_parts(&mut learner))?;
             let metadata = state::metadata(c, epoch, &records);
             store.save(epoch, &tensors, &metadata)?;
@@ -330,12 +338,12 @@ impl TrainingRun {
         }
         let model = match &learner {
             Learner::Bilevel(b) => {
-                let shape = data.train.shape();
+                let shape = train.shape();
                 let info = ModelInfo {
                     format: MODEL_FORMAT.into(),
                     augmenter: b.augmenter.net.kind().name(),
-                    mean: data.normalization.mean.clone(),
-                    std: data.normalization.std.clone(),
+                    mean: norm.mean.clone(),
+                    std: norm.std.clone(),
                     bound: c.augment.bound,
                     height: shape.height,
                     width: shape.width,
@@ -358,17 +366,17 @@ impl TrainingRun {
     fn save_grid(
         &self,
         learner: &Learner,
-        data: &RunData,
+        train: &ImageSet,
+        norm: &Normalization,
         epoch: u64,
         device: Device,
     ) -> Result<(), TrainError> {
-        let count = self.config.output.grid_images.min(data.train.len());
+        let count = self.config.output.grid_images.min(train.len());
         if count == 0 {
             return Ok(());
         }
         let indices: Vec<usize> = (0..count).collect();
-        let norm = &data.normalization;
-        let batch = data.train.to_batch(&indices, norm)?.to_device(device)?;
+        let batch = train.to_batch(&indices, norm)?.to_device(device)?;
         let mut rng = StdRng::seed_from_u64(epoch_mix(self.config.seed, epoch, GRID_STREAM));
         let augmented = match learner {
             Learner::Bilevel(b) => {
@@ -386,7 +394,7 @@ impl TrainingRun {
                 loader.prefetch = 0;
                 loader.baseline = self.config.baseline()?;
                 loader.color_jitter = self.config.augment.color_jitter;
-                let subset = Arc::new(data.train.subset(&indices)?);
+                let subset = Arc::new(train.subset(&indices)?);
                 match BatchLoader::epoch(subset, &loader, epoch)?.next() {
                     Some(b) => b?.to_device(device)?.images,
                     None => return Ok(()),
