@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use augmentd::data::IMAGE_EXTENSIONS;
+use augmentd::data::{Normalization, IMAGE_EXTENSIONS};
 use augmentd::device::DeviceSpec;
 use augmentd::train::{load_model, Model};
 use rand::rngs::StdRng;
@@ -71,27 +71,25 @@ fn load_image(path: &Path, model: &Model) -> Result<Tensor> {
         let img = decoded.to_rgb8();
         (img.as_raw().clone(), img.width(), img.height())
     };
-    let c = channels as i64;
-    let hwc = Tensor::from_slice(&pixels).view([height as i64, width as i64, c]);
+    let hwc = Tensor::from_slice(&pixels).view([height as i64, width as i64, channels as i64]);
     let unit = hwc.permute([2, 0, 1]).unsqueeze(0).to_kind(Kind::Float) / 255.0;
-    let mean = Tensor::from_slice(&model.info.mean)
-        .view([1, c, 1, 1])
-        .to_kind(Kind::Float);
-    let std = Tensor::from_slice(&model.info.std)
-        .view([1, c, 1, 1])
-        .to_kind(Kind::Float);
-    Ok((unit - mean) / std)
+    Ok(normalization(model).standardize(&unit)?)
 }
 
+fn normalization(model: &Model) -> Normalization {
+    Normalization {
+        mean: model.info.mean.clone(),
+        std: model.info.std.clone(),
+    }
+}
+
+/// Writes one standardized image [C, H, W] as an 8-bit PNG.
 fn save_png(path: &Path, standardized: &Tensor, model: &Model) -> Result<()> {
-    let c = model.info.mean.len() as i64;
-    let mean = Tensor::from_slice(&model.info.mean)
-        .view([c, 1, 1])
-        .to_kind(Kind::Float);
-    let std = Tensor::from_slice(&model.info.std)
-        .view([c, 1, 1])
-        .to_kind(Kind::Float);
-    let unit = (standardized.to_device(Device::Cpu) * std + mean).clamp(0.0, 1.0);
+    let c = model.info.mean.len();
+    let unit = normalization(model)
+        .unstandardize(&standardized.to_device(Device::Cpu).unsqueeze(0))?
+        .squeeze_dim(0)
+        .clamp(0.0, 1.0);
     let bytes = (unit * 255.0)
         .round()
         .to_kind(Kind::Uint8)

@@ -53,6 +53,33 @@ impl Normalization {
         self.mean.len()
     }
 
+    fn broadcast(values: &[f64], like: &tch::Tensor) -> Result<tch::Tensor, tch::TchError> {
+        tch::Tensor::from_slice(values)
+            .f_view([1, values.len() as i64, 1, 1])?
+            .f_to_kind(like.kind())?
+            .f_to_device(like.device())
+    }
+
+    /// Standardizes images in [0, 1], [N, C, H, W]: `(x − mean) / std`.
+    pub fn standardize(&self, unit: &tch::Tensor) -> Result<tch::Tensor, DataError> {
+        let mean = Self::broadcast(&self.mean, unit).map_err(DataError::tensor("standardizing"))?;
+        let std = Self::broadcast(&self.std, unit).map_err(DataError::tensor("standardizing"))?;
+        unit.f_sub(&mean)
+            .and_then(|x| x.f_div(&std))
+            .map_err(DataError::tensor("standardizing"))
+    }
+
+    /// Back to [0, 1] pixel units (not clamped): `x·std + mean`, [N, C, H, W].
+    pub fn unstandardize(&self, standardized: &tch::Tensor) -> Result<tch::Tensor, DataError> {
+        let context = "unstandardizing";
+        let mean = Self::broadcast(&self.mean, standardized).map_err(DataError::tensor(context))?;
+        let std = Self::broadcast(&self.std, standardized).map_err(DataError::tensor(context))?;
+        standardized
+            .f_mul(&std)
+            .and_then(|x| x.f_add(&mean))
+            .map_err(DataError::tensor(context))
+    }
+
     /// Checks that this describes `channels` channels with finite means and positive, finite
     /// standard deviations, so that standardizing cannot produce infinities.
     pub fn check(&self, channels: usize) -> Result<(), DataError> {
@@ -213,5 +240,19 @@ mod tests {
         .unwrap();
         let err = empty.channel_stats().unwrap_err();
         assert!(err.to_string().contains("empty set"), "{err}");
+    }
+
+    #[test]
+    fn standardize_and_back() {
+        let norm = Normalization {
+            mean: vec![0.5, 0.25],
+            std: vec![0.25, 0.5],
+        };
+        let unit = tch::Tensor::from_slice(&[1.0f32, 0.5]).view([1, 2, 1, 1]);
+        let standardized = norm.standardize(&unit).unwrap();
+        let values = Vec::<f32>::try_from(standardized.flatten(0, -1)).unwrap();
+        assert_eq!(values, vec![2.0, 0.5]);
+        let back = norm.unstandardize(&standardized).unwrap();
+        assert!(back.equal(&unit));
     }
 }

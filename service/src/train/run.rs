@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 
 use crate::bilevel::{BatchRef, BilevelConfig, BilevelLearner, ClassifierState};
 use crate::data::{Batch, BatchLoader, EpochBatches, ImageSet, LoaderConfig, Normalization};
@@ -401,22 +401,12 @@ impl TrainingRun {
                 }
             }
         };
-        let to_unit = |x: &Tensor| -> Result<Tensor, TrainError> {
-            let c = norm.mean.len() as i64;
-            let mean = Tensor::from_slice(&norm.mean)
-                .view([1, c, 1, 1])
-                .to_kind(Kind::Float);
-            let std = Tensor::from_slice(&norm.std)
-                .view([1, c, 1, 1])
-                .to_kind(Kind::Float);
-            Ok(x.to_device(Device::Cpu) * std + mean)
-        };
         let dir = self.dir.join("grids");
         std::fs::create_dir_all(&dir).map_err(TrainError::io(&dir))?;
         save_pairs_grid(
             &dir.join(format!("epoch-{epoch:04}.png")),
-            &to_unit(&batch.images)?,
-            &to_unit(&augmented)?,
+            &norm.unstandardize(&batch.images)?,
+            &norm.unstandardize(&augmented)?,
         )?;
         Ok(())
     }
