@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use super::error::{NnError, NnResult};
 
@@ -116,29 +116,6 @@ impl ParamSet {
         self.with_tensors(tensors)
     }
 
-    /// A detached copy on another device and/or floating-point kind (integer tensors keep
-    /// their kind).
-    pub fn to(&self, device: Device, kind: Kind, requires_grad: bool) -> NnResult<Self> {
-        let tensors = self
-            .tensors
-            .iter()
-            .map(|t| {
-                let target = if t.is_floating_point() {
-                    kind
-                } else {
-                    t.kind()
-                };
-                Ok(t.f_detach()?
-                    .f_to_device(device)?
-                    .f_to_kind(target)?
-                    .f_contiguous()?
-                    .f_detach_copy()?
-                    .set_requires_grad(requires_grad))
-            })
-            .collect::<NnResult<Vec<_>>>()?;
-        self.with_tensors(tensors)
-    }
-
     /// Writes the set as a safetensors file (readable with `safetensors.torch.load_file`),
     /// each tensor in its own dtype.
     pub fn save(&self, path: &Path) -> NnResult<()> {
@@ -195,6 +172,7 @@ impl ParamSet {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use tch::Kind;
 
     fn sample() -> ParamSet {
         let mut set = ParamSet::new();

@@ -138,14 +138,15 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// A process id above Linux's largest possible (2^22), so never alive.
     const DEAD_PID: u32 = u32::MAX;
 
-    fn names(dir: &Path) -> Vec<String> {
+    /// The sorted file names in `dir` (shared with the checkpoint tests).
+    pub(crate) fn names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -531,15 +531,6 @@ mod tests {
         }
     }
 
-    fn file_names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
-    }
-
     /// A store with epochs 1 and 2 saved, and the path of epoch 2's data file.
     fn two_epochs() -> (tempfile::TempDir, CheckpointStore, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -645,7 +636,7 @@ mod tests {
         assert_eq!(checkpoint.metadata, metadata(5));
         assert_same_tensors(&checkpoint.tensors, &sample(5.0));
         assert_eq!(
-            file_names(store.root()),
+            super::super::atomic::tests::names(store.root()),
             [
                 "epoch-000004.json",
                 "epoch-000004.safetensors",
@@ -671,7 +662,7 @@ mod tests {
         assert_same_tensors(&checkpoint.tensors, &sample(20.0));
         // Epoch 1 had already gone to retention when epoch 3 was saved.
         assert_eq!(
-            file_names(store.root()),
+            super::super::atomic::tests::names(store.root()),
             ["epoch-000002.json", "epoch-000002.safetensors"]
         );
     }
@@ -774,7 +765,7 @@ mod tests {
         // Retention leaves best alone, and best does not count as an epoch checkpoint.
         assert_eq!(store.load_latest().unwrap().checkpoint.unwrap().epoch, 4);
         assert_eq!(
-            file_names(store.root()),
+            super::super::atomic::tests::names(store.root()),
             [
                 "best.json",
                 "best.safetensors",
@@ -817,7 +808,7 @@ mod tests {
 
         let store = CheckpointStore::open(dir.path()).unwrap();
         assert_eq!(
-            file_names(store.root()),
+            super::super::atomic::tests::names(store.root()),
             ["epoch-000001.json", "epoch-000001.safetensors"]
         );
         store.save(2, &sample(2.0), &metadata(2)).unwrap();
@@ -866,7 +857,7 @@ mod tests {
         );
         let reserved = [("__metadata__".to_string(), Tensor::from_slice(&[1.0f32]))];
         assert!(store.save_best(1, &reserved, &json!({})).is_err());
-        assert!(file_names(store.root()).is_empty());
+        assert!(super::super::atomic::tests::names(store.root()).is_empty());
     }
 
     /// The project's Python with torch and safetensors (see the Makefile).
