@@ -7,6 +7,7 @@
 pub mod bilevel;
 pub mod data;
 pub mod device;
+pub mod metrics;
 pub mod nn;
 pub mod optim;
 pub mod store;
