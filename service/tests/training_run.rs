@@ -1,14 +1,18 @@
 //! Training runs end to end on synthetic data: what a run writes (records with every field,
-//! checkpoints, the picture grid, the accuracy plot, the trained augmenter), and that a run
-//! killed with SIGKILL and restarted produces the records of an uninterrupted run, even when
-//! its newest checkpoint was truncated.
+//! checkpoints, the picture grid, the accuracy plot, the trained augmenter and its periodic
+//! models), the events it sends, and that a run killed with SIGKILL, or stopped through its
+//! control, and restarted produces the records of an uninterrupted run, even when its newest
+//! checkpoint was truncated.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 
-use augmentd::train::{EpochRecord, RunConfig, TrainingRun};
+use augmentd::train::{
+    load_model, EpochRecord, RunConfig, RunControl, RunEvent, StopReason, TrainError, TrainingRun,
+};
 
 const EPOCHS: u64 = 4;
 
@@ -96,6 +100,7 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
         .transforms
         .iter()
         .all(|t| t.std >= 0.0 && t.mean.is_finite()));
+    assert!(summary.records.iter().all(|r| !r.collapsed));
     // Every field is in the JSON-lines file.
     let first_line = std::fs::read_to_string(dir.path().join("records.jsonl")).unwrap();
     let json: serde_json::Value = serde_json::from_str(first_line.lines().next().unwrap()).unwrap();
@@ -111,6 +116,7 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
         "images_per_second",
         "augmenter_grad_norm",
         "transforms",
+        "collapsed",
     ] {
         assert!(json.get(field).is_some(), "records.jsonl lacks {field}");
     }
@@ -127,6 +133,9 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
     let loaded = augmentd::train::load_model(&model, tch::Device::Cpu).unwrap();
     assert_eq!(loaded.info.augmenter, "affine_color");
     assert_eq!(loaded.info.epoch, EPOCHS - 1);
+    let served = loaded.info.served.as_ref().unwrap();
+    assert_eq!((served.draws, served.params.len()), (4096, 10));
+    assert!(!served.collapsed && served.params.iter().any(|p| p.std > 0.01));
 
     // `augmentd augment` applies it to image files: two copies of a 20×12 image.
     let inputs = dir.path().join("inputs");
@@ -250,4 +259,131 @@ fn a_killed_run_resumes_to_the_records_of_an_uninterrupted_one() {
     );
     assert!(stderr.contains("resuming after epoch 1"), "{stderr}");
     assert_eq!(records(&truncated), expected);
+}
+
+/// Training images per epoch: 4 classes × 24, a quarter held out, in batches of 16 (the last
+/// of 8).
+const TRAIN_IMAGES: usize = 72;
+const STEPS: usize = 5;
+
+#[test]
+fn a_stopped_run_resumes_and_models_are_saved_every_k_epochs() {
+    let root = tempfile::tempdir().unwrap();
+    let mut config = RunConfig::from_toml(&config_text("small_affine")).unwrap();
+    config.output.model_every = 2;
+
+    // Uninterrupted, with every event.
+    let whole = root.path().join("whole");
+    let (sender, receiver) = mpsc::channel();
+    let summary = TrainingRun::new(config.clone(), &whole)
+        .unwrap()
+        .run(Some(&sender))
+        .unwrap();
+    drop(sender);
+    let events: Vec<RunEvent> = receiver.iter().collect();
+    assert_eq!(
+        events[0],
+        RunEvent::Started {
+            first_epoch: 0,
+            epochs: EPOCHS,
+            steps_per_epoch: STEPS
+        }
+    );
+    for epoch in 0..EPOCHS {
+        let steps: Vec<(usize, usize, usize, f64)> = events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::Step {
+                    epoch: e,
+                    step,
+                    steps_per_epoch,
+                    images,
+                    seconds,
+                    ..
+                } if *e == epoch => Some((*step, *steps_per_epoch, *images, *seconds)),
+                _ => None,
+            })
+            .collect();
+        let numbers: Vec<usize> = steps.iter().map(|s| s.0).collect();
+        assert_eq!(numbers, (1..=STEPS).collect::<Vec<_>>(), "epoch {epoch}");
+        assert!(steps.iter().all(|s| s.1 == STEPS && s.3 > 0.0));
+        assert_eq!(steps.iter().map(|s| s.2).sum::<usize>(), TRAIN_IMAGES);
+    }
+    let saved: Vec<(u64, PathBuf, bool)> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ModelSaved {
+                epoch,
+                path,
+                final_model,
+            } => Some((*epoch, path.clone(), *final_model)),
+            _ => None,
+        })
+        .collect();
+    let periodic = |epoch: u64| whole.join(format!("models/epoch-{epoch:04}/model.safetensors"));
+    assert_eq!(
+        saved,
+        [
+            (1, periodic(1), false),
+            (3, periodic(3), false),
+            (3, whole.join("model.safetensors"), true)
+        ]
+    );
+    // Each after its epoch's record.
+    let position = |wanted: &RunEvent| events.iter().position(|e| e == wanted).unwrap();
+    let epoch_1 = RunEvent::Epoch(summary.records[1].clone());
+    let model_1 = RunEvent::ModelSaved {
+        epoch: 1,
+        path: periodic(1),
+        final_model: false,
+    };
+    assert_eq!(position(&model_1), position(&epoch_1) + 1);
+    assert!(!whole.join("models/epoch-0000").exists() && !whole.join("models/epoch-0002").exists());
+    let first = load_model(&periodic(1), tch::Device::Cpu).unwrap();
+    assert_eq!(first.info.epoch, 1);
+    let served = first.info.served.as_ref().unwrap();
+    assert_eq!((served.draws, served.params.len()), (4096, 6));
+    assert!(!served.collapsed);
+    // The last periodic model is the final one.
+    let last = load_model(&periodic(3), tch::Device::Cpu).unwrap();
+    let final_model = load_model(&whole, tch::Device::Cpu).unwrap();
+    assert_eq!(last.info, final_model.info);
+    assert_ne!(first.info.served, last.info.served);
+
+    // Stopped from the event stream once epoch 0 is reported: no partial epoch is written.
+    let stopped = root.path().join("stopped");
+    let run = TrainingRun::new(config.clone(), &stopped).unwrap();
+    let control = RunControl::new();
+    let (sender, receiver) = mpsc::channel();
+    let result = std::thread::scope(|scope| {
+        let (run, worker_control) = (&run, &control);
+        let worker = scope.spawn(move || run.run_controlled(Some(&sender), worker_control));
+        for event in &receiver {
+            if let RunEvent::Epoch(record) = event {
+                assert_eq!(record.epoch, 0);
+                control.request_stop(StopReason::Cancelled);
+                break;
+            }
+        }
+        worker.join().unwrap()
+    });
+    assert!(
+        matches!(result, Err(TrainError::Stopped(StopReason::Cancelled))),
+        "{result:?}"
+    );
+    assert_eq!(records(&stopped).len(), 1);
+    assert!(!stopped.join("model.safetensors").exists());
+
+    // Started again: it resumes after epoch 0 and ends where the uninterrupted run did.
+    let resumed = TrainingRun::new(config, &stopped)
+        .unwrap()
+        .run(None)
+        .unwrap();
+    assert_eq!(resumed.resumed_after, Some(0));
+    assert_eq!(records(&stopped), records(&whole));
+    let model = load_model(&stopped, tch::Device::Cpu).unwrap();
+    assert_eq!(model.info, final_model.info);
+    for (name, weight) in model.theta.iter() {
+        assert!(weight.equal(final_model.theta.get(name).unwrap()), "{name}");
+    }
 }

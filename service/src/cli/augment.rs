@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use augmentd::data::{Normalization, IMAGE_EXTENSIONS};
 use augmentd::device::DeviceSpec;
-use augmentd::train::{load_model, Model};
+use augmentd::train::{augment_standardized, load_model, Model};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tch::{Device, Kind, Tensor};
@@ -119,17 +119,9 @@ pub fn run(args: AugmentArgs) -> Result<()> {
     let mut rng = StdRng::seed_from_u64(args.seed);
     let names = model.augmenter.transform_names();
     let mut params = Vec::new();
-    let _no_grad = tch::no_grad_guard();
     for file in &files {
         let image = load_image(file, &model)?.to_device(device);
-        let batch = image.repeat([args.copies as i64, 1, 1, 1]);
-        let noise = model.augmenter.sample_noise(
-            args.copies as i64,
-            &mut rng,
-            true,
-            (Kind::Float, device),
-        )?;
-        let augmented = model.augmenter.forward(&model.theta, &batch, &noise)?;
+        let augmented = augment_standardized(&model, &image, args.copies, &mut rng, true)?;
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
         for copy in 0..args.copies {
             let out = args.out.join(format!("{stem}-aug{copy}.png"));

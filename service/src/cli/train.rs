@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 
 use anyhow::{Context, Result};
-use augmentd::train::{EpochRecord, RunConfig, RunEvent, TrainingRun};
+use augmentd::train::{EpochRecord, RunConfig, RunEvent, TrainingRun, COLLAPSE_STD_THRESHOLD};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Flags of `augmentd train`.
@@ -84,10 +84,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 bar.set_prefix(format!("{first_epoch}/{total}"));
             }
             RunEvent::Step {
-                epoch, train_loss, ..
+                epoch,
+                train_loss,
+                images,
+                seconds,
+                ..
             } => {
                 bar.set_prefix(format!("{}/{epochs}", epoch + 1));
-                bar.set_message(format!("loss {train_loss:.3}{last}"));
+                let rate = images as f64 / seconds.max(1e-9);
+                bar.set_message(format!("loss {train_loss:.3}  {rate:.0} img/s{last}"));
                 bar.inc(1);
             }
             RunEvent::Epoch(record) => {
@@ -99,6 +104,21 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 );
                 if args.quiet {
                     println!("{}", summary_line(&record));
+                }
+            }
+            RunEvent::ModelSaved {
+                epoch,
+                path,
+                final_model,
+            } => {
+                // Periodic models only: the final one is in the summary.
+                if !final_model {
+                    let line = format!("model of epoch {epoch}: {}", path.display());
+                    if args.quiet {
+                        eprintln!("{line}");
+                    } else {
+                        bar.println(line);
+                    }
                 }
             }
             RunEvent::SkippedCheckpoint(what) => {
@@ -121,6 +141,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     println!("run directory: {}", summary.dir.display());
     println!("  records.jsonl, accuracy.png, grids/, checkpoints/");
+    if let Some(last) = summary.records.last().filter(|r| r.collapsed) {
+        println!(
+            "  warning: the augmenter collapsed (every transformation parameter's std below \
+             {COLLAPSE_STD_THRESHOLD} in epoch {}): it applies one fixed transform",
+            last.epoch
+        );
+    }
     if let Some(model) = &summary.model {
         println!("  trained augmenter: {}", model.display());
     }

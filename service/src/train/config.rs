@@ -271,12 +271,24 @@ fn one() -> usize {
 pub struct OutputConfig {
     /// Training images shown in the original | augmented grid of each epoch (0: no grid).
     pub grid_images: usize,
+    /// Save the augmenter as a model into `models/epoch-NNNN/` after every epoch e with
+    /// e + 1 divisible by this (learned modes; 0: only the final model). Left out of the
+    /// stored configuration when 0, so run directories from before the key still resume.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub model_every: u64,
 }
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        Self { grid_images: 8 }
+        Self {
+            grid_images: 8,
+            model_every: 0,
+        }
     }
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl RunConfig {
@@ -403,6 +415,15 @@ impl RunConfig {
         }
         if let Some(bound) = a.bound {
             positive("augment.bound", bound)?;
+        }
+        if self.output.model_every > 0 && !matches!(self.mode()?, AugmentMode::Learned(_)) {
+            return Err(problem(
+                "output.model_every",
+                format!(
+                    "mode '{}' has no augmenter to save; use 0 or a learned mode",
+                    self.augment.mode
+                ),
+            ));
         }
         Ok(())
     }
@@ -589,6 +610,18 @@ mod tests {
         assert_eq!(config.classifier.arch, "small-cnn", "untouched keys stay");
     }
 
+    #[test]
+    fn model_every_is_stored_only_when_set() {
+        let config = RunConfig::load(Some("fmnist-small"), None, &[]).unwrap();
+        assert_eq!(config.output.model_every, 0);
+        // Run directories written before the key existed hold the same config.toml.
+        assert!(!config.to_toml().contains("model_every"));
+        let sets = vec!["output.model_every=5".to_string()];
+        let every = RunConfig::load(Some("fmnist-small"), None, &sets).unwrap();
+        assert_eq!(every.output.model_every, 5);
+        assert_eq!(RunConfig::from_toml(&every.to_toml()).unwrap(), every);
+    }
+
     fn error_of(sets: &[&str]) -> ConfigError {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
         RunConfig::load(Some("fmnist-small"), None, &sets).unwrap_err()
@@ -610,6 +643,12 @@ mod tests {
         assert_eq!(error_of(&["augment.mode=magic"]).key, "augment.mode");
         assert_eq!(error_of(&["classifier.arch=vgg"]).key, "classifier.arch");
         assert_eq!(error_of(&["device=tpu"]).key, "device");
+        assert_eq!(
+            error_of(&["output.model_every=-1"]).key,
+            "output.model_every"
+        );
+        let err = error_of(&["output.model_every=2", "augment.mode=handcrafted"]);
+        assert_eq!(err.key, "output.model_every");
         assert_eq!(error_of(&["nonsense"]).key, "nonsense");
         let err = RunConfig::load(Some("imagenet-huge"), None, &[]).unwrap_err();
         assert!(err.problem.contains("fmnist-small"), "{err}");

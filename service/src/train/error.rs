@@ -2,6 +2,7 @@
 use std::path::PathBuf;
 
 use super::config::ConfigError;
+use super::control::StopReason;
 use super::pictures::PictureError;
 use crate::data::DataError;
 use crate::device::DeviceError;
@@ -45,6 +46,13 @@ pub enum TrainError {
         /// What is wrong.
         problem: String,
     },
+    /// An argument out of range (zero copies, zero draws).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The run was stopped through its `RunControl`; its completed epochs are checkpointed and
+    /// the same run started again resumes after the last of them.
+    #[error("the run was stopped ({0})")]
+    Stopped(StopReason),
 }
 
 impl TrainError {

@@ -1,6 +1,7 @@
 //! The trained augmenter as a portable artefact: `model.safetensors` (θ, PyTorch names) and
 //! `model.json` (what is needed to apply it: kind, normalization, bound, image shape). This is
-//! what `augmentd augment` loads and what the service will publish.
+//! what `augmentd augment` loads and what the service will publish; published models also
+//! describe the distribution of transformations they serve.
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use crate::store::atomic::{write_atomically, write_bytes_atomically};
 use crate::store::StoreError;
 
 use super::error::TrainError;
+use super::served::ServedDistribution;
 
 /// The description stored beside the weights.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -32,6 +34,10 @@ pub struct ModelInfo {
     pub width: usize,
     /// The epoch that produced these weights.
     pub epoch: u64,
+    /// The distribution of transformations the model serves, with its collapse flag (absent
+    /// from models saved before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<ServedDistribution>,
 }
 
 /// The format tag of [`ModelInfo`].
@@ -99,4 +105,81 @@ pub fn load_model(path: &Path, device: Device) -> Result<Model, TrainError> {
         augmenter,
         theta,
     })
+}
+
+/// A model with seeded weights and no file behind it, for tests.
+#[cfg(test)]
+pub(crate) fn test_model(kind: AugmenterKind, channels: usize, seed: u64) -> Model {
+    #![allow(clippy::unwrap_used)]
+    let (mean, std) = (vec![0.4; channels], vec![0.3; channels]);
+    let augmenter = Augmenter::new(kind, mean.clone(), std.clone(), None).unwrap();
+    let theta = augmenter.init(seed, Kind::Float, Device::Cpu).unwrap();
+    Model {
+        info: ModelInfo {
+            format: MODEL_FORMAT.into(),
+            augmenter: kind.name(),
+            mean,
+            std,
+            bound: None,
+            height: 12,
+            width: 10,
+            epoch: 0,
+            served: None,
+        },
+        augmenter,
+        theta,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::train::served::served_distribution;
+
+    #[test]
+    fn the_served_distribution_round_trips_and_old_descriptions_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut model = test_model(AugmenterKind::AffineColor, 3, 4);
+        model.info.served = Some(served_distribution(&model, 64, 1, true).unwrap());
+        let weights = save_model(dir.path(), &model.info, &model.theta).unwrap();
+        let loaded = load_model(&weights, Device::Cpu).unwrap();
+        // serde_json parses floats to within an ulp, not always bit for bit.
+        let (saved, read) = (model.info.served.clone(), loaded.info.served.clone());
+        let (saved, read) = (saved.unwrap(), read.unwrap());
+        assert_eq!(
+            ModelInfo {
+                served: None,
+                ..loaded.info.clone()
+            },
+            ModelInfo {
+                served: None,
+                ..model.info.clone()
+            }
+        );
+        assert_eq!(
+            (read.draws, read.collapsed, read.threshold),
+            (64, false, 1e-3)
+        );
+        assert_eq!(read.params.len(), 10);
+        for (r, s) in read.params.iter().zip(&saved.params) {
+            assert_eq!(r.name, s.name);
+            assert!((r.mean - s.mean).abs() < 1e-12 && (r.std - s.std).abs() < 1e-12);
+        }
+
+        // A description written before `served` existed.
+        let json = dir.path().join("model.json");
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        value.as_object_mut().unwrap().remove("served");
+        std::fs::write(&json, serde_json::to_vec(&value).unwrap()).unwrap();
+        let old = load_model(dir.path(), Device::Cpu).unwrap();
+        assert_eq!(old.info.served, None);
+        assert_eq!(old.info.epoch, 0);
+        assert!(old
+            .theta
+            .get("lin3.weight")
+            .unwrap()
+            .equal(model.theta.get("lin3.weight").unwrap()));
+    }
 }

@@ -1,6 +1,8 @@
 //! What a run reports: one record per epoch (kept in `records.jsonl` and in every checkpoint)
 //! and the events of the in-process stream that front ends (the CLI's progress bar, later the
 //! gRPC layer) follow.
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 /// Mean and standard deviation of one transformation parameter over an epoch's samples.
@@ -39,6 +41,11 @@ pub struct EpochRecord {
     pub augmenter_grad_norm: Option<f64>,
     /// Mean and std of every transformation parameter (learned modes; empty otherwise).
     pub transforms: Vec<TransformStat>,
+    /// Every transformation parameter's std was below `COLLAPSE_STD_THRESHOLD` this epoch:
+    /// the augmenter applied one fixed transform (learned modes; false otherwise, and in
+    /// records written before the flag existed).
+    #[serde(default)]
+    pub collapsed: bool,
 }
 
 impl EpochRecord {
@@ -71,11 +78,28 @@ pub enum RunEvent {
         epoch: u64,
         /// 1-based step within the epoch.
         step: usize,
+        /// Steps in the epoch.
+        steps_per_epoch: usize,
         /// The step's training loss.
         train_loss: f64,
+        /// Training images in the step (all its inner batches).
+        images: usize,
+        /// Wall time since the previous step ended (or the epoch started): loading and the
+        /// step itself, so that the steps' seconds add up to the epoch's training time.
+        seconds: f64,
     },
     /// An epoch finished and was checkpointed.
     Epoch(EpochRecord),
+    /// The augmenter was saved as a model (`model.safetensors` + `model.json`, with its served
+    /// distribution), every `output.model_every` epochs and once at the end (learned modes).
+    ModelSaved {
+        /// The epoch whose weights these are.
+        epoch: u64,
+        /// The `model.safetensors` file.
+        path: PathBuf,
+        /// The run's final model (`<run dir>/model.safetensors`), not a periodic one.
+        final_model: bool,
+    },
     /// A corrupt or partial checkpoint was passed over while resuming (what and why).
     SkippedCheckpoint(String),
 }

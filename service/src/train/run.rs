@@ -3,7 +3,9 @@
 //! Each epoch: the classifier's scheduled learning rate; training batches (hand-crafted baseline
 //! underneath) through a plain SGD step (`none`, `handcrafted`) or the bilevel step with
 //! validation batches cycled independently (learned modes); evaluation of train / validation /
-//! test accuracy; a record; a picture of what the augmenter does; an atomic checkpoint.
+//! test accuracy; a record; a picture of what the augmenter does; every `output.model_every`
+//! epochs the augmenter as a model; an atomic checkpoint. A [`RunControl`] stops the loop after
+//! any step, leaving the completed epochs checkpointed.
 //!
 //! Everything random in epoch e comes from (seed, e) — data order, baseline parameters, noise,
 //! dropout, the validation cycle — and the checkpoint holds every tensor that carries over
@@ -25,18 +27,21 @@ use crate::optim::SgdConfig;
 use crate::store::CheckpointStore;
 
 use super::config::{AugmentMode, RunConfig};
+use super::control::RunControl;
 use super::datasets::{self, RunData};
 use super::error::TrainError;
 use super::evaluate::evaluate;
-use super::model::{save_model, ModelInfo, MODEL_FORMAT};
 use super::pictures::{save_accuracy_plot, save_pairs_grid, AccuracyPoint};
+use super::publish::{publish, ModelSource};
 use super::records::{EpochRecord, RunEvent, TransformAccumulator};
+use super::served::is_collapsed;
 use super::state;
 
 /// Streams separating the random draws derived from (seed, epoch).
 const NOISE_STREAM: u64 = 0x4e4f_4953;
 const VAL_STREAM: u64 = 0x5641_4c49;
 const GRID_STREAM: u64 = 0x4752_4944;
+const SERVED_STREAM: u64 = 0x5345_5256;
 
 /// The outcome of a finished run.
 #[derive(Debug)]
@@ -184,6 +189,18 @@ impl TrainingRun {
 
     /// Runs (or resumes) to the last epoch, sending progress to `events` when given.
     pub fn run(&self, events: Option<&Sender<RunEvent>>) -> Result<RunSummary, TrainError> {
+        self.run_controlled(events, &RunControl::new())
+    }
+
+    /// [`Self::run`], stopping with [`TrainError::Stopped`] at the first check (before every
+    /// epoch, after every step) that finds a stop requested through `control`. The epoch in
+    /// progress is dropped; the completed ones are checkpointed, so running again resumes
+    /// after the last of them and ends with the records of an uninterrupted run.
+    pub fn run_controlled(
+        &self,
+        events: Option<&Sender<RunEvent>>,
+        control: &RunControl,
+    ) -> Result<RunSummary, TrainError> {
         let c = &self.config;
         let device = c.device()?.resolve()?;
         let data = datasets::load(c)?;
@@ -232,7 +249,9 @@ impl TrainingRun {
             .map(|r| r.val_acc)
             .fold(f64::NEG_INFINITY, f64::max);
         for epoch in first_epoch..c.epochs {
+            check(control)?;
             let start = Instant::now();
+            let mut step_start = start;
             let lr = c.classifier.schedule.lr_at(c.classifier.lr, epoch);
             learner.classifier_mut().optimizer.config.lr = lr;
             let mut batches = BatchLoader::epoch(train.clone(), &train_loader, epoch)?;
@@ -254,9 +273,13 @@ impl TrainingRun {
                             RunEvent::Step {
                                 epoch,
                                 step,
+                                steps_per_epoch,
                                 train_loss: loss,
+                                images: batch.len(),
+                                seconds: lap(&mut step_start),
                             },
                         );
+                        check(control)?;
                     }
                 }
                 Learner::Bilevel(bilevel) => {
@@ -289,9 +312,13 @@ impl TrainingRun {
                             RunEvent::Step {
                                 epoch,
                                 step,
+                                steps_per_epoch,
                                 train_loss: report.train_loss,
+                                images: n,
+                                seconds: lap(&mut step_start),
                             },
                         );
+                        check(control)?;
                     }
                 }
             }
@@ -321,10 +348,23 @@ impl TrainingRun {
                 seconds: start.elapsed().as_secs_f64(),
                 images_per_second: images as f64 / train_seconds.max(1e-9),
                 augmenter_grad_norm: grad_norm,
+                collapsed: is_collapsed(&stats),
                 transforms: stats,
             };
             records.push(record.clone());
             self.save_grid(&learner, &train, &norm, epoch, device)?;
+            // Before the checkpoint: a run killed in between redoes the epoch and rewrites
+            // the same model, rather than never writing it.
+            let every = c.output.model_every;
+            let saved = match &learner {
+                Learner::Bilevel(b) if every > 0 && (epoch + 1) % every == 0 => {
+                    let dir = self.dir.join("models").join(format!("epoch-{epoch:04}"));
+                    let source = self.model_source(b, &norm, &train);
+                    let seed = epoch_mix(c.seed, epoch, SERVED_STREAM);
+                    Some(publish(&source, epoch, seed, &dir)?)
+                }
+                _ => None,
+            };
             let tensors = state::checkpoint_tensors(&learner_parts(&mut learner))?;
             let metadata = state::metadata(c, epoch, &records);
             store.save(epoch, &tensors, &metadata)?;
@@ -335,21 +375,32 @@ impl TrainingRun {
             state::write_records(&self.dir, &records)?;
             self.save_plot(&records)?;
             send(events, RunEvent::Epoch(record));
+            if let Some(path) = saved {
+                send(
+                    events,
+                    RunEvent::ModelSaved {
+                        epoch,
+                        path,
+                        final_model: false,
+                    },
+                );
+            }
         }
         let model = match &learner {
             Learner::Bilevel(b) => {
-                let shape = train.shape();
-                let info = ModelInfo {
-                    format: MODEL_FORMAT.into(),
-                    augmenter: b.augmenter.net.kind().name(),
-                    mean: norm.mean.clone(),
-                    std: norm.std.clone(),
-                    bound: c.augment.bound,
-                    height: shape.height,
-                    width: shape.width,
-                    epoch: records.last().map_or(0, |r| r.epoch),
-                };
-                Some(save_model(&self.dir, &info, &b.augmenter.theta)?)
+                let epoch = records.last().map_or(0, |r| r.epoch);
+                let source = self.model_source(b, &norm, &train);
+                let seed = epoch_mix(c.seed, epoch, SERVED_STREAM);
+                let path = publish(&source, epoch, seed, &self.dir)?;
+                send(
+                    events,
+                    RunEvent::ModelSaved {
+                        epoch,
+                        path: path.clone(),
+                        final_model: true,
+                    },
+                );
+                Some(path)
             }
             Learner::Plain(_) => None,
         };
@@ -359,6 +410,20 @@ impl TrainingRun {
             model,
             dir: self.dir.clone(),
         })
+    }
+
+    fn model_source<'a>(
+        &self,
+        bilevel: &'a BilevelLearner,
+        normalization: &'a Normalization,
+        train: &ImageSet,
+    ) -> ModelSource<'a> {
+        ModelSource {
+            augmenter: &bilevel.augmenter,
+            normalization,
+            shape: train.shape(),
+            bound: self.config.augment.bound,
+        }
     }
 
     /// The original | augmented grid of the first training images, as the augmenter (or, in
@@ -424,6 +489,22 @@ impl TrainingRun {
         save_accuracy_plot(&self.dir.join("accuracy.png"), &points)?;
         Ok(())
     }
+}
+
+/// `Err(Stopped)` once a stop is requested.
+fn check(control: &RunControl) -> Result<(), TrainError> {
+    match control.stop_requested() {
+        Some(reason) => Err(TrainError::Stopped(reason)),
+        None => Ok(()),
+    }
+}
+
+/// Seconds since `*since`, which becomes now.
+fn lap(since: &mut Instant) -> f64 {
+    let now = Instant::now();
+    let seconds = now.duration_since(*since).as_secs_f64();
+    *since = now;
+    seconds
 }
 
 fn send(events: Option<&Sender<RunEvent>>, event: RunEvent) {

@@ -1,0 +1,55 @@
+//! Saving a run's augmenter as a model: the weights, what is needed to apply them, and the
+//! distribution of transformations they serve (with its collapse flag), as every published
+//! model must carry (ALGORITHM.md, "Serving the learned augmenter").
+use std::path::{Path, PathBuf};
+
+use crate::bilevel::AugmenterState;
+use crate::data::{ImageShape, Normalization};
+
+use super::error::TrainError;
+use super::model::{save_model, Model, ModelInfo, MODEL_FORMAT};
+use super::served::served_distribution;
+
+/// Draws behind a published model's served distribution.
+pub const SERVED_DRAWS: usize = 4096;
+
+/// What a model is saved from: the trained augmenter and the data it was trained on.
+pub struct ModelSource<'a> {
+    /// The augmenter and its weights.
+    pub augmenter: &'a AugmenterState,
+    /// The normalization of the training images.
+    pub normalization: &'a Normalization,
+    /// Their shape.
+    pub shape: ImageShape,
+    /// The soft bound on the affine matrix, if any.
+    pub bound: Option<f64>,
+}
+
+/// Saves the augmenter of `epoch` into `dir` (created if needed) as `model.safetensors` and
+/// `model.json`, the latter with the served distribution of [`SERVED_DRAWS`] draws from
+/// `seed`, dropout on (the served default). Returns the weights' path.
+pub fn publish(
+    source: &ModelSource,
+    epoch: u64,
+    seed: u64,
+    dir: &Path,
+) -> Result<PathBuf, TrainError> {
+    std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
+    let mut model = Model {
+        info: ModelInfo {
+            format: MODEL_FORMAT.into(),
+            augmenter: source.augmenter.net.kind().name(),
+            mean: source.normalization.mean.clone(),
+            std: source.normalization.std.clone(),
+            bound: source.bound,
+            height: source.shape.height,
+            width: source.shape.width,
+            epoch,
+            served: None,
+        },
+        augmenter: source.augmenter.net.clone(),
+        theta: source.augmenter.theta.shallow_clone(),
+    };
+    model.info.served = Some(served_distribution(&model, SERVED_DRAWS, seed, true)?);
+    save_model(dir, &model.info, &model.theta)
+}

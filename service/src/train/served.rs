@@ -1,0 +1,191 @@
+//! The distribution of transformations a model serves, and the collapse flag of ALGORITHM.md
+//! ("Serving the learned augmenter"): an augmenter whose every transformation parameter barely
+//! varies applies one fixed transform to every image, whatever the noise.
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+use crate::nn::{Augmenter, NnError, ParamSet};
+
+use super::apply::augment_standardized;
+use super::error::TrainError;
+use super::model::Model;
+use super::records::TransformStat;
+
+/// A transformation parameter whose standard deviation is below this does not vary.
+pub const COLLAPSE_STD_THRESHOLD: f64 = 1e-3;
+
+/// Most samples augmented at once.
+const CHUNK: usize = 512;
+/// Most input values (samples × channels × height × width) in one chunk, so that large images
+/// (512 × 512 patches) are sampled a few at a time.
+const CHUNK_VALUES: usize = 1 << 24;
+
+/// Mean and standard deviation of every transformation parameter over many draws.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServedDistribution {
+    /// One entry per transformation parameter, named as in the training records.
+    pub params: Vec<TransformStat>,
+    /// Draws the statistics are over.
+    pub draws: usize,
+    /// Every parameter's std is below `threshold`: the model serves one fixed transform.
+    pub collapsed: bool,
+    /// The threshold `collapsed` was decided with ([`COLLAPSE_STD_THRESHOLD`]).
+    pub threshold: f64,
+}
+
+/// Whether every parameter's std is below [`COLLAPSE_STD_THRESHOLD`]; no statistics (no
+/// augmenter) is not a collapse.
+pub fn is_collapsed(stats: &[TransformStat]) -> bool {
+    !stats.is_empty() && stats.iter().all(|s| s.std < COLLAPSE_STD_THRESHOLD)
+}
+
+/// The distribution `model` serves: `draws` transformations sampled from `seed` (with dropout
+/// masks when `dropout`, as served by default), applied to mean-coloured images of the model's
+/// height × width in chunks of at most 512, so memory stays small.
+pub fn served_distribution(
+    model: &Model,
+    draws: usize,
+    seed: u64,
+    dropout: bool,
+) -> Result<ServedDistribution, TrainError> {
+    if draws == 0 {
+        return Err(TrainError::InvalidArgument(
+            "the served distribution needs at least one draw".into(),
+        ));
+    }
+    let channels = model.augmenter.channels() as usize;
+    let (height, width) = (model.info.height.max(1), model.info.width.max(1));
+    let chunk = (CHUNK_VALUES / (channels * height * width)).clamp(1, CHUNK);
+    let device = theta_device(&model.theta)?;
+    // Zero in standardized units: the mean colour.
+    let shape = [chunk as i64, channels as i64, height as i64, width as i64];
+    let images = Tensor::f_zeros(shape, (Kind::Float, device)).map_err(NnError::from)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut values = Vec::new();
+    let mut done = 0;
+    while done < draws {
+        let n = chunk.min(draws - done);
+        let batch = images.f_narrow(0, 0, n as i64).map_err(NnError::from)?;
+        let augmented = augment_standardized(model, &batch, 1, &mut rng, dropout)?;
+        let transform = augmented
+            .transform
+            .f_to_kind(Kind::Double)
+            .and_then(|t| t.f_to_device(tch::Device::Cpu))
+            .and_then(|t| t.f_flatten(0, -1))
+            .map_err(NnError::from)?;
+        values.extend(Vec::<f64>::try_from(&transform).map_err(NnError::from)?);
+        done += n;
+    }
+    let params = statistics(&values, draws, &model.augmenter);
+    Ok(ServedDistribution {
+        collapsed: is_collapsed(&params),
+        params,
+        draws,
+        threshold: COLLAPSE_STD_THRESHOLD,
+    })
+}
+
+fn theta_device(theta: &ParamSet) -> Result<tch::Device, TrainError> {
+    theta
+        .tensors()
+        .first()
+        .map(Tensor::device)
+        .ok_or_else(|| NnError::MissingParameter("any augmenter weight".into()).into())
+}
+
+/// Mean and unbiased std of each column of the row-major [draws, P] `values`.
+fn statistics(values: &[f64], draws: usize, augmenter: &Augmenter) -> Vec<TransformStat> {
+    let names = augmenter.transform_names();
+    let columns = names.len();
+    let n = draws as f64;
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let column = || values.iter().skip(j).step_by(columns);
+            let mean = column().sum::<f64>() / n;
+            let var = if draws > 1 {
+                column().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+            } else {
+                0.0
+            };
+            TransformStat {
+                name: (*name).to_string(),
+                mean,
+                std: var.sqrt(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::nn::{AffineVariant, AugmenterKind};
+    use crate::train::model::test_model;
+
+    #[test]
+    fn a_fresh_augmenter_varies_and_a_seed_repeats_its_distribution() {
+        for kind in [
+            AugmenterKind::SmallAffine(AffineVariant::Affine),
+            AugmenterKind::AffineColor,
+        ] {
+            let model = test_model(kind, 3, 9);
+            // 700 draws: a full chunk of 512 and a partial one.
+            let served = served_distribution(&model, 700, 3, true).unwrap();
+            assert_eq!(served.draws, 700);
+            assert_eq!(served.params.len(), model.augmenter.transform_names().len());
+            assert_eq!(served.params[0].name, "a11");
+            assert!(!served.collapsed, "{kind}: {served:?}");
+            assert!(served.params.iter().any(|p| p.std > 0.01), "{kind}");
+            assert!(served.params.iter().all(|p| p.mean.is_finite()));
+            assert_eq!(served_distribution(&model, 700, 3, true).unwrap(), served);
+            assert_ne!(served_distribution(&model, 700, 4, true).unwrap(), served);
+            // Without dropout the noise alone still moves the outputs of a fresh network.
+            assert!(
+                !served_distribution(&model, 200, 3, false)
+                    .unwrap()
+                    .collapsed
+            );
+        }
+    }
+
+    #[test]
+    fn an_augmenter_that_ignores_its_noise_is_collapsed() {
+        let model = test_model(AugmenterKind::AffineColor, 3, 9);
+        {
+            let _no_grad = tch::no_grad_guard();
+            let _zeroed = model
+                .theta
+                .get("lin3.weight")
+                .unwrap()
+                .shallow_clone()
+                .zero_();
+        }
+        let served = served_distribution(&model, 600, 3, true).unwrap();
+        assert!(served.collapsed, "{served:?}");
+        assert_eq!(served.threshold, COLLAPSE_STD_THRESHOLD);
+        // Every draw is tanh(bias): the mean is that, the spread nothing.
+        let bias = Vec::<f64>::try_from(
+            model
+                .theta
+                .get("lin3.bias")
+                .unwrap()
+                .tanh()
+                .to_kind(Kind::Double),
+        )
+        .unwrap();
+        for (stat, b) in served.params[6..].iter().zip(&bias[6..]) {
+            assert!((stat.mean - b).abs() < 1e-6, "{stat:?} vs {b}");
+            assert!(stat.std < 1e-6);
+        }
+        assert!(!is_collapsed(&[]));
+        assert!(matches!(
+            served_distribution(&model, 0, 3, true),
+            Err(TrainError::InvalidArgument(_))
+        ));
+    }
+}
