@@ -12,7 +12,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export AUGMENTD_TEST_PYTHON := $(VIRTUAL_ENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: setup build release test fmt-check lint unit bench demo
+.PHONY: setup build release test fmt-check lint unit bench bench-grpc demo serve
 
 setup: .torch-venv/bin/python
 
@@ -42,4 +42,14 @@ demo: setup
 	bash scripts/demo.sh
 
 bench: setup
+	$(CARGO) run --release -p augmentd-bench --bin grpc-augment -- --out docs/bench-grpc.md
 	$(CARGO) run --release -p augmentd-bench --bin step-throughput
+
+# Only the gRPC Augment benchmark (loopback vs in-process), written to docs/bench-grpc.md.
+bench-grpc: setup
+	$(CARGO) run --release -p augmentd-bench --bin grpc-augment -- --out docs/bench-grpc.md
+
+# The service on 127.0.0.1:50051 (metrics on :9090), state under .augmentd/.
+serve: setup
+	$(CARGO) build --release -p augmentd --bin augmentd -p augmentd-client --bin augmentctl
+	bash scripts/serve.sh

@@ -28,8 +28,8 @@ pub struct EpochSnapshot {
 }
 
 impl EpochSnapshot {
-    /// The snapshot of a run's epoch record with the collapse verdict reached for it.
-    pub fn from_record(record: &EpochRecord, collapsed: bool) -> Self {
+    /// The snapshot of a run's epoch record.
+    pub fn from_record(record: &EpochRecord) -> Self {
         Self {
             epoch: record.epoch,
             train_loss: record.train_loss,
@@ -44,7 +44,7 @@ impl EpochSnapshot {
                 .iter()
                 .map(|t| (t.name.clone(), t.mean, t.std))
                 .collect(),
-            collapsed,
+            collapsed: record.collapsed,
         }
     }
 }
@@ -79,7 +79,8 @@ mod tests {
                     std: 1.5,
                 },
             ],
+            collapsed: true,
         };
-        assert_eq!(EpochSnapshot::from_record(&record, true), sample_snapshot());
+        assert_eq!(EpochSnapshot::from_record(&record), sample_snapshot());
     }
 }

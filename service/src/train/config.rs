@@ -291,6 +291,24 @@ fn is_zero(value: &u64) -> bool {
     *value == 0
 }
 
+/// The table of a preset (empty without one).
+fn preset_table(preset: Option<&str>) -> Result<toml::Table, ConfigError> {
+    let mut table = toml::Table::new();
+    if let Some(name) = preset {
+        let text = preset_toml(name).ok_or_else(|| {
+            problem(
+                "preset",
+                format!(
+                    "unknown preset '{name}': expected one of {}",
+                    PRESET_NAMES.join(", ")
+                ),
+            )
+        })?;
+        merge(&mut table, parse_toml(text, &format!("preset {name}"))?);
+    }
+    Ok(table)
+}
+
 impl RunConfig {
     /// Merges a preset, a TOML file and `key=value` overrides (later wins), then validates.
     pub fn load(
@@ -298,19 +316,7 @@ impl RunConfig {
         file: Option<&Path>,
         overrides: &[String],
     ) -> Result<Self, ConfigError> {
-        let mut table = toml::Table::new();
-        if let Some(name) = preset {
-            let text = preset_toml(name).ok_or_else(|| {
-                problem(
-                    "preset",
-                    format!(
-                        "unknown preset '{name}': expected one of {}",
-                        PRESET_NAMES.join(", ")
-                    ),
-                )
-            })?;
-            merge(&mut table, parse_toml(text, &format!("preset {name}"))?);
-        }
+        let mut table = preset_table(preset)?;
         if let Some(path) = file {
             let source = path.display().to_string();
             let text = std::fs::read_to_string(path)
@@ -319,6 +325,25 @@ impl RunConfig {
         }
         if preset.is_none() && file.is_none() {
             return Err(problem("config", "give a preset or a config file"));
+        }
+        for assignment in overrides {
+            apply_override(&mut table, assignment)?;
+        }
+        Self::from_table(table)
+    }
+
+    /// Merges a preset, TOML text (as received over the API, named `config_toml` in errors)
+    /// and `key=value` overrides (later wins), then validates.
+    pub fn load_text(
+        preset: Option<&str>,
+        text: &str,
+        overrides: &[String],
+    ) -> Result<Self, ConfigError> {
+        let mut table = preset_table(preset)?;
+        if !text.trim().is_empty() {
+            merge(&mut table, parse_toml(text, "config_toml")?);
+        } else if preset.is_none() {
+            return Err(problem("config", "give a preset or a configuration"));
         }
         for assignment in overrides {
             apply_override(&mut table, assignment)?;
