@@ -281,7 +281,7 @@ async fn every_bad_input_names_its_field_and_the_server_goes_on() {
         ("dtype unknown", proto::AugmentRequest { dtype: 42, ..good() }, Code::InvalidArgument, "dtype: unknown value 42"),
         ("layout unknown", proto::AugmentRequest { layout: 7, ..good() }, Code::InvalidArgument, "layout: unknown value 7"),
         ("standardized uint8", proto::AugmentRequest { standardized: true, ..good() }, Code::InvalidArgument, "standardized:"),
-        ("too many images", proto::AugmentRequest { copies: 300, ..good() }, Code::InvalidArgument, "2 images × 300 copies = 600 output images, the server allows at most 512"),
+        ("too many images", proto::AugmentRequest { copies: 300, ..good() }, Code::InvalidArgument, "shape: 2 images × 300 copies = 600 output images, the server allows at most 512"),
         ("too large", proto::AugmentRequest { data: vec![0; 5_000_000], shape: vec![1, 1, 1000, 5000], ..good() }, Code::InvalidArgument, "data: 5000000 bytes exceed the server's message limit of 4194304 bytes: split the batch"),
         ("unknown model", proto::AugmentRequest { model: "other".into(), ..good() }, Code::NotFound, "model 'other' not found"),
         ("unknown version", proto::AugmentRequest { model: "m@9".into(), ..good() }, Code::NotFound, "model 'm@9' not found"),
@@ -300,9 +300,11 @@ async fn every_bad_input_names_its_field_and_the_server_goes_on() {
         assert_eq!(ok.shape, vec![2, 3, s, s], "{what}");
     }
     // A deadline the server cannot meet.
+    // A small request (quick to upload) asking for much work: 512 copies of a 64×64 image.
     let mut late = tonic::Request::new(proto::AugmentRequest {
-        data: common::pixels(256 * 3 * 64 * 64, 2),
-        shape: vec![256, 3, 64, 64],
+        data: common::pixels(3 * 64 * 64, 2),
+        shape: vec![1, 3, 64, 64],
+        copies: 512,
         ..good()
     });
     late.set_timeout(std::time::Duration::from_millis(20));

@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::engine::{AugmentReply, Engine, EngineError};
 use crate::metrics::InflightGuard;
 
+use super::arrival::arrival_of;
 use super::convert;
 use super::observe::observe;
 
@@ -117,7 +118,7 @@ impl Augmenter for AugmenterService {
         &self,
         request: Request<pb::AugmentRequest>,
     ) -> Result<Response<pb::AugmentResponse>, Status> {
-        let started = Instant::now();
+        let started = arrival_of(&request);
         let deadline = deadline_of(request.metadata(), started);
         let result = match self.admit(request.into_inner(), deadline, false).await {
             Ok(pending) => answer(pending).await,
@@ -134,7 +135,7 @@ impl Augmenter for AugmenterService {
         &self,
         request: Request<Streaming<pb::AugmentRequest>>,
     ) -> Result<Response<Self::AugmentStreamStream>, Status> {
-        let deadline = deadline_of(request.metadata(), Instant::now());
+        let deadline = deadline_of(request.metadata(), arrival_of(&request));
         let mut inbound = request.into_inner();
         let (pending_tx, mut pending_rx) =
             mpsc::channel::<Result<Pending, Status>>(STREAM_PIPELINE);

@@ -1,5 +1,6 @@
 //! The gRPC layer: thin handlers over the engine (check → convert → queue → convert back),
 //! one status mapping, token scopes, health, reflection and the server's life cycle.
+mod arrival;
 mod augmenter;
 pub mod auth;
 mod convert;

@@ -21,6 +21,7 @@ use tonic_health::ServingStatus;
 use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::metrics::{serve_metrics, Metrics};
 
+use super::arrival::ArrivalLayer;
 use super::augmenter::AugmenterService;
 use super::auth::{Authorize, Scope, Tokens};
 use super::models::ModelsService;
@@ -209,6 +210,7 @@ pub async fn start(config: ServeConfig) -> Result<ServerHandle, ServeError> {
         .map_err(|e| ServeError::Internal(format!("reflection: {e}")))?;
 
     let mut builder = Server::builder()
+        .layer(ArrivalLayer)
         .load_shed(true)
         .concurrency_limit_per_connection(config.concurrency_per_connection.max(1));
     if let Some(timeout) = config.request_timeout {
