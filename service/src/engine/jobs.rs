@@ -676,9 +676,17 @@ fn pump_events(inner: &Arc<Inner>, id: &str, events: &Receiver<RunEvent>) {
     for event in events {
         match event {
             RunEvent::Started { epochs, .. } => {
+                // The run has written the records it resumed with: they are the history (a
+                // crash between a checkpoint and its record line leaves the file behind).
+                let records = read_records(&inner.job_dir(id).join("run"));
                 let mut jobs = inner.lock();
                 if let Some(slot) = jobs.slots.get_mut(id) {
                     slot.record.epochs = epochs;
+                    slot.record.epochs_done = records.last().map_or(0, |r| r.epoch + 1);
+                    slot.record.last_record = records.last().cloned();
+                    slot.backlog.retain(|u| !matches!(u, JobUpdate::Epoch(_)));
+                    let epochs = records.into_iter().map(|r| JobUpdate::Epoch(Box::new(r)));
+                    slot.backlog.splice(0..0, epochs);
                 }
             }
             RunEvent::Step {
