@@ -75,8 +75,14 @@ synthetic = {{ classes = 4, per_class = 24, channels = 1, side = 16 }}
 [classifier]
 arch = "small-cnn"
 lr = 0.05
+momentum = 0.9
+weight_decay = 5e-4
 [augment]
 mode = "small_affine"
+baseline = "none"
+lr = 0.05
+momentum = 0.9
+weight_decay = 0.01
 [output]
 grid_images = 0
 "#

@@ -13,4 +13,3 @@ mod training;
 pub use augmenter::deadline_of;
 pub use auth::{read_token_file, Scope, Tokens};
 pub use server::{start, ServeConfig, ServeError, ServerHandle, TlsFiles, SERVICE_NAMES};
-pub use status::code_name;

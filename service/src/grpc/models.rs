@@ -1,6 +1,5 @@
 //! The Models service: list, inspect, activate and delete published versions.
 use std::sync::Arc;
-use std::time::Instant;
 
 use augmentd_proto::v1 as pb;
 use pb::models_server::Models;
@@ -9,7 +8,7 @@ use tonic::{Request, Response, Status};
 use crate::engine::{Engine, ModelSpec};
 
 use super::convert;
-use super::observe::observe;
+use super::observe::blocking_call;
 
 /// The service.
 pub struct ModelsService {
@@ -21,21 +20,6 @@ impl ModelsService {
     pub fn new(engine: Arc<Engine>) -> Self {
         Self { engine }
     }
-
-    /// Runs a registry call off the async threads (deleting frees tensors), and records it.
-    async fn call<T: Send + 'static>(
-        &self,
-        method: &'static str,
-        work: impl FnOnce(&Engine) -> Result<T, Status> + Send + 'static,
-    ) -> Result<Response<T>, Status> {
-        let started = Instant::now();
-        let engine = self.engine.clone();
-        let result = tokio::task::spawn_blocking(move || work(&engine))
-            .await
-            .unwrap_or_else(|e| Err(Status::internal(format!("{method} failed: {e}"))));
-        observe(&self.engine.metrics, method, started, &result);
-        result.map(Response::new)
-    }
 }
 
 #[tonic::async_trait]
@@ -45,7 +29,7 @@ impl Models for ModelsService {
         request: Request<pb::ListModelsRequest>,
     ) -> Result<Response<pb::ListModelsResponse>, Status> {
         let name = request.into_inner().name;
-        self.call("ListModels", move |e| {
+        blocking_call(&self.engine, "ListModels", move |e| {
             let filter = Some(name.as_str()).filter(|n| !n.is_empty());
             Ok(pb::ListModelsResponse {
                 models: e
@@ -64,7 +48,7 @@ impl Models for ModelsService {
         request: Request<pb::GetModelRequest>,
     ) -> Result<Response<pb::ModelVersion>, Status> {
         let model = request.into_inner().model;
-        self.call("GetModel", move |e| {
+        blocking_call(&self.engine, "GetModel", move |e| {
             let spec = ModelSpec::parse(&model, "model")?;
             Ok(convert::model_version(&e.registry.view(&spec)?))
         })
@@ -76,7 +60,7 @@ impl Models for ModelsService {
         request: Request<pb::ActivateModelRequest>,
     ) -> Result<Response<pb::ModelVersion>, Status> {
         let model = request.into_inner().model;
-        self.call("ActivateModel", move |e| {
+        blocking_call(&self.engine, "ActivateModel", move |e| {
             let spec = ModelSpec::parse(&model, "model")?;
             Ok(convert::model_version(&e.registry.activate(&spec)?))
         })
@@ -88,7 +72,7 @@ impl Models for ModelsService {
         request: Request<pb::DeleteModelRequest>,
     ) -> Result<Response<pb::DeleteModelResponse>, Status> {
         let request = request.into_inner();
-        self.call("DeleteModel", move |e| {
+        blocking_call(&self.engine, "DeleteModel", move |e| {
             let spec = ModelSpec::parse(&request.model, "model")?;
             let deleted = e.registry.delete(&spec, request.force)?;
             Ok(pb::DeleteModelResponse {

@@ -1,7 +1,7 @@
 //! The one mapping from engine errors to gRPC statuses. Exhaustive on purpose: a new error
 //! variant does not compile until it is given its code.
 use tonic::metadata::MetadataValue;
-use tonic::{Code, Status};
+use tonic::Status;
 
 use crate::engine::EngineError;
 
@@ -38,32 +38,11 @@ impl From<EngineError> for Status {
     }
 }
 
-/// The canonical name of a code, as metrics label it (`OK`, `INVALID_ARGUMENT`, …).
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use tonic::Code;
 
     use super::*;
 

@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use crate::engine::{Engine, JobUpdate};
 
 use super::convert;
-use super::observe::observe;
+use super::observe::{blocking_call, observe};
 
 /// The service.
 pub struct TrainingService {
@@ -27,21 +27,6 @@ impl TrainingService {
     pub fn new(engine: Arc<Engine>, stopping: watch::Receiver<bool>) -> Self {
         Self { engine, stopping }
     }
-
-    /// Runs a blocking job-manager call off the async threads, and records it.
-    async fn call<T: Send + 'static>(
-        &self,
-        method: &'static str,
-        work: impl FnOnce(&Engine) -> Result<T, Status> + Send + 'static,
-    ) -> Result<Response<T>, Status> {
-        let started = Instant::now();
-        let engine = self.engine.clone();
-        let result = tokio::task::spawn_blocking(move || work(&engine))
-            .await
-            .unwrap_or_else(|e| Err(Status::internal(format!("{method} failed: {e}"))));
-        observe(&self.engine.metrics, method, started, &result);
-        result.map(Response::new)
-    }
 }
 
 #[tonic::async_trait]
@@ -51,7 +36,7 @@ impl Training for TrainingService {
         request: Request<pb::StartTrainingRequest>,
     ) -> Result<Response<pb::Job>, Status> {
         let request = convert::training_request(request.into_inner());
-        self.call("StartTraining", move |e| {
+        blocking_call(&self.engine, "StartTraining", move |e| {
             Ok(convert::job(&e.jobs.submit(request)?))
         })
         .await
@@ -62,8 +47,10 @@ impl Training for TrainingService {
         request: Request<pb::GetJobRequest>,
     ) -> Result<Response<pb::Job>, Status> {
         let id = request.into_inner().id;
-        self.call("GetJob", move |e| Ok(convert::job(&e.jobs.get(&id)?)))
-            .await
+        blocking_call(&self.engine, "GetJob", move |e| {
+            Ok(convert::job(&e.jobs.get(&id)?))
+        })
+        .await
     }
 
     async fn list_jobs(
@@ -71,7 +58,7 @@ impl Training for TrainingService {
         request: Request<pb::ListJobsRequest>,
     ) -> Result<Response<pb::ListJobsResponse>, Status> {
         let state = request.into_inner().state;
-        self.call("ListJobs", move |e| {
+        blocking_call(&self.engine, "ListJobs", move |e| {
             let filter = convert::state_filter(state)?;
             Ok(pb::ListJobsResponse {
                 jobs: e.jobs.list(filter).iter().map(convert::job).collect(),
@@ -85,8 +72,10 @@ impl Training for TrainingService {
         request: Request<pb::CancelJobRequest>,
     ) -> Result<Response<pb::Job>, Status> {
         let id = request.into_inner().id;
-        self.call("CancelJob", move |e| Ok(convert::job(&e.jobs.cancel(&id)?)))
-            .await
+        blocking_call(&self.engine, "CancelJob", move |e| {
+            Ok(convert::job(&e.jobs.cancel(&id)?))
+        })
+        .await
     }
 
     type WatchJobStream =

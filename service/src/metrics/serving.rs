@@ -122,7 +122,7 @@ impl Metrics {
     pub fn observe_request(&self, method: &str, code: tonic::Code, seconds: f64) {
         let s = &self.serving;
         s.requests
-            .with_label_values(&[method, code_name(code)])
+            .with_label_values(&[method, augmentd_proto::code_name(code)])
             .inc();
         s.request_duration
             .with_label_values(&[method])
@@ -213,30 +213,6 @@ impl Drop for InflightGuard {
     }
 }
 
-/// The canonical upper-case name of a gRPC status code, as grpc-go and the gRPC spec spell it.
-pub(super) fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code;
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{series, value};
@@ -280,7 +256,9 @@ mod tests {
 
     #[test]
     fn every_code_has_its_canonical_name() {
-        let names: Vec<&str> = (0..=16).map(|i| code_name(tonic::Code::from(i))).collect();
+        let names: Vec<&str> = (0..=16)
+            .map(|i| augmentd_proto::code_name(tonic::Code::from(i)))
+            .collect();
         assert_eq!(names[0], "OK");
         assert_eq!(names[4], "DEADLINE_EXCEEDED");
         assert_eq!(names[8], "RESOURCE_EXHAUSTED");
