@@ -99,21 +99,26 @@ impl AugmentPool {
         let (sender, receiver) = sync_channel::<Queued>(depth);
         let receiver = Arc::new(Mutex::new(receiver));
         let service_micros = Arc::new(AtomicU64::new(10_000));
+        let permits = Arc::new(Semaphore::new(depth));
         metrics.set_queue_capacity(depth as i64);
         let handles = (0..workers)
             .map(|i| {
                 let receiver = receiver.clone();
                 let metrics = metrics.clone();
                 let service = service_micros.clone();
+                let queue = QueueGauge {
+                    permits: permits.clone(),
+                    capacity: depth,
+                };
                 std::thread::Builder::new()
                     .name(format!("augmentd-augment-{i}"))
-                    .spawn(move || worker(&receiver, config.device, &metrics, &service))
+                    .spawn(move || worker(&receiver, config.device, &metrics, &service, &queue))
                     .map_err(|e| EngineError::Storage(format!("cannot start a worker thread: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             sender: Mutex::new(Some(sender)),
-            permits: Arc::new(Semaphore::new(depth)),
+            permits,
             config: PoolConfig {
                 workers,
                 queue_depth: depth,
@@ -236,11 +241,18 @@ impl WorkerCache {
     }
 }
 
+/// What a worker needs to report the queue's depth.
+struct QueueGauge {
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
 fn worker(
     receiver: &Mutex<Receiver<Queued>>,
     device: Device,
     metrics: &Metrics,
     service: &AtomicU64,
+    queue: &QueueGauge,
 ) {
     let mut cache = WorkerCache::default();
     loop {
@@ -254,6 +266,7 @@ fn worker(
             return;
         };
         drop(_permit);
+        metrics.set_queue_depth((queue.capacity - queue.permits.available_permits()) as i64);
         let started = Instant::now();
         let result = if task.deadline.is_some_and(|d| Instant::now() >= d) {
             Err(EngineError::DeadlineExceeded("while the batch was queued"))
