@@ -75,6 +75,16 @@ fn epoch_line(record: &EpochRecord, epochs: u64) -> String {
     )
 }
 
+/// Prints a line above the progress bar, or plainly when the bar is not drawn (output is not
+/// a terminal): indicatif drops lines printed through a hidden bar.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 /// Follows a job; exit code 0 when it SUCCEEDED, 1 otherwise.
 async fn watch(client: &Client, id: &str) -> anyhow::Result<ExitCode> {
     let mut events = client.watch_job(id).await?;
@@ -92,19 +102,19 @@ async fn watch(client: &Client, id: &str) -> anyhow::Result<ExitCode> {
         match event? {
             Event::Job(job) => {
                 if last.as_ref().map(Job::state) != Some(job.state()) {
-                    bar.println(format!("{}: {}", job.id, state_name(job.state())));
+                    say(&bar, format!("{}: {}", job.id, state_name(job.state())));
                 }
                 epochs = job.epochs;
                 last = Some(job);
             }
-            Event::Epoch(record) => bar.println(epoch_line(&record, epochs)),
+            Event::Epoch(record) => say(&bar, epoch_line(&record, epochs)),
             Event::Step(step) => {
                 bar.set_length(step.steps_per_epoch);
                 bar.set_position(step.step);
                 bar.set_prefix(format!("{}/{epochs}", step.epoch + 1));
                 bar.set_message(format!("loss {:.4}", step.train_loss));
             }
-            Event::Published(model) => bar.println(format!("published {}", model_ref(&model))),
+            Event::Published(model) => say(&bar, format!("published {}", model_ref(&model))),
         }
     }
     bar.finish_and_clear();
