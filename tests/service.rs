@@ -330,6 +330,7 @@ async fn jobs_start_watch_cancel_and_refuse_bad_configs() {
         .start_training(proto::StartTrainingRequest {
             config_toml: common::synthetic_toml("small_affine", 1, SIDE, 2, 4),
             model_name: "late".into(),
+            publish_every_epochs: 1,
             ..Default::default()
         })
         .await
@@ -347,14 +348,23 @@ async fn jobs_start_watch_cancel_and_refuse_bad_configs() {
         })
         .collect();
     assert_eq!(epochs, vec![0, 1]);
-    assert!(late
+    let published: Vec<(u64, u64)> = late
         .iter()
-        .any(|e| matches!(e, Event::Published(m) if m.name == "late" && m.version == 1)));
+        .filter_map(|e| match e {
+            Event::Published(m) => Some((m.version, m.epoch)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        published,
+        vec![(1, 0), (2, 1)],
+        "epoch 0 (every epoch), then the final model once"
+    );
     let live_epochs = live.iter().filter(|e| matches!(e, Event::Epoch(_))).count();
     assert_eq!(live_epochs, 2, "the live watch saw both epochs");
     let got = client.get_job(&job.id).await.unwrap();
     assert_eq!((got.epochs, got.epochs_done), (2, 2));
-    assert_eq!(got.published, vec!["late@1".to_string()]);
+    assert_eq!(got.published, ["late@1", "late@2"]);
     assert!(got.config_toml.contains("mode = \"small_affine\""));
     assert_eq!(got.last_record.unwrap().epoch, 1);
 

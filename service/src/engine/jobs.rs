@@ -738,7 +738,17 @@ fn pump_events(inner: &Arc<Inner>, id: &str, events: &Receiver<RunEvent>) {
                     }
                 }
             }
-            RunEvent::ModelSaved { path, .. } => publish(inner, id, &path),
+            RunEvent::ModelSaved {
+                epoch,
+                path,
+                final_model,
+            } => {
+                // The last epoch's periodic model is the final one: publish it once.
+                let epochs = inner.lock().slots.get(id).map_or(0, |s| s.record.epochs);
+                if final_model || epoch + 1 < epochs {
+                    publish(inner, id, &path);
+                }
+            }
             RunEvent::SkippedCheckpoint(what) => {
                 eprintln!("augmentd: job {id}: skipped a damaged checkpoint: {what}");
             }
