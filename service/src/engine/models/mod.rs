@@ -5,140 +5,25 @@
 //! weights as plain numbers, so that it can be shared across threads and instantiated as
 //! tensors by whichever engine thread serves it. A request resolves its version once, at
 //! admission: a swap or a delete never changes the version a running request uses.
+mod entry;
+mod spec;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
-use tch::{Device, Kind, Tensor};
+use tch::Device;
 
-use crate::data::Normalization;
 use crate::metrics::Metrics;
-use crate::nn::{torch_message, AugmenterKind, ParamSet};
 use crate::store::atomic::write_bytes_atomically;
-use crate::train::{
-    load_model, save_model, served_distribution, Model, ModelInfo, ServedDistribution,
-    TransformStat,
-};
+use crate::train::{load_model, save_model, served_distribution};
 
 use super::error::EngineError;
 
-/// Draws behind a published version's served distribution.
-pub const SERVED_DRAWS: usize = 4096;
-
-/// What is known about a published version besides its weights.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ModelMeta {
-    /// The name.
-    pub name: String,
-    /// The version (1, 2, …).
-    pub version: u64,
-    /// Augmenter kind.
-    pub augmenter: String,
-    /// The training job's dataset.
-    pub dataset: String,
-    /// Channels.
-    pub channels: usize,
-    /// Training image height.
-    pub height: usize,
-    /// Training image width.
-    pub width: usize,
-    /// Standardization mean.
-    pub mean: Vec<f64>,
-    /// Standardization std.
-    pub std: Vec<f64>,
-    /// The job that published it.
-    pub source_job: String,
-    /// The epoch of the weights.
-    pub epoch: u64,
-    /// That epoch's metrics.
-    pub metrics: BTreeMap<String, f64>,
-    /// The served parameter distribution.
-    pub served: Vec<TransformStat>,
-    /// Draws behind `served`.
-    pub draws: usize,
-    /// Every served std below `collapse_threshold`.
-    pub collapsed: bool,
-    /// The collapse threshold.
-    pub collapse_threshold: f64,
-    /// Unix milliseconds.
-    pub created_unix_ms: i64,
-}
-
-/// Where a version comes from.
-#[derive(Debug, Clone, Default)]
-pub struct Provenance {
-    /// The job.
-    pub job: String,
-    /// Its dataset name.
-    pub dataset: String,
-    /// The epoch's metrics.
-    pub metrics: BTreeMap<String, f64>,
-}
-
-/// One tensor of θ as plain numbers.
-#[derive(Debug)]
-struct PlainTensor {
-    name: String,
-    shape: Vec<i64>,
-    values: Vec<f32>,
-}
-
-/// A published version, shareable across threads.
-#[derive(Debug)]
-pub struct ModelEntry {
-    /// Its description.
-    pub meta: ModelMeta,
-    info: ModelInfo,
-    weights: Vec<PlainTensor>,
-}
-
-impl ModelEntry {
-    /// The standardization of its images.
-    pub fn normalization(&self) -> Normalization {
-        Normalization {
-            mean: self.meta.mean.clone(),
-            std: self.meta.std.clone(),
-        }
-    }
-
-    /// The augmenter as tensors on `device` (engine threads only).
-    pub fn instantiate(&self, device: Device) -> Result<Model, EngineError> {
-        let torch = |e: tch::TchError| EngineError::Compute(torch_message(&e));
-        let kind: AugmenterKind = self
-            .info
-            .augmenter
-            .parse()
-            .map_err(|e: crate::nn::NnError| EngineError::Compute(e.to_string()))?;
-        let augmenter = crate::nn::Augmenter::new(
-            kind,
-            self.info.mean.clone(),
-            self.info.std.clone(),
-            self.info.bound,
-        )
-        .map_err(|e| EngineError::Compute(e.to_string()))?;
-        let mut theta = ParamSet::new();
-        for t in &self.weights {
-            let tensor = Tensor::f_from_slice(&t.values)
-                .and_then(|v| v.f_view(t.shape.as_slice()))
-                .and_then(|v| v.f_to_device(device))
-                .map_err(torch)?;
-            theta
-                .push(t.name.clone(), tensor)
-                .map_err(|e| EngineError::Compute(e.to_string()))?;
-        }
-        Ok(Model {
-            info: self.info.clone(),
-            augmenter,
-            theta,
-        })
-    }
-
-    /// Parameter names of its transformation.
-    pub fn param_names(&self) -> Vec<String> {
-        self.meta.served.iter().map(|s| s.name.clone()).collect()
-    }
-}
+use entry::{load_entry, meta_of};
+pub use entry::{ModelEntry, ModelMeta, Provenance, SERVED_DRAWS};
+pub use spec::{check_name, ModelSpec};
 
 /// A version as listed: its description and whether it serves.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,89 +64,8 @@ pub struct ModelRegistry {
     metrics: Arc<Metrics>,
 }
 
-/// A model reference: `name`, `name@version` or `` (the default).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelSpec {
-    /// The default model.
-    Default,
-    /// A name's active version.
-    Name(String),
-    /// One version.
-    Version(String, u64),
-}
-
-impl ModelSpec {
-    /// Parses a reference, naming `field` in errors.
-    pub fn parse(text: &str, field: &str) -> Result<Self, EngineError> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Ok(Self::Default);
-        }
-        match text.split_once('@') {
-            None => {
-                check_name(text, field)?;
-                Ok(Self::Name(text.to_string()))
-            }
-            Some((name, version)) => {
-                check_name(name, field)?;
-                let digits = version.strip_prefix('v').unwrap_or(version);
-                let v: u64 = digits.parse().map_err(|_| {
-                    EngineError::invalid(
-                        field,
-                        format!("'{text}': the version after '@' must be a number like 3"),
-                    )
-                })?;
-                Ok(Self::Version(name.to_string(), v))
-            }
-        }
-    }
-}
-
-/// Checks a model name: 1–64 of letters, digits, '-', '_', '.', not starting with '.'.
-pub fn check_name(name: &str, field: &str) -> Result<(), EngineError> {
-    let ok_chars = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if name.is_empty() || name.len() > 64 || !ok_chars || name.starts_with('.') {
-        return Err(EngineError::invalid(
-            field,
-            format!(
-                "'{name}' is not a model name: 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'"
-            ),
-        ));
-    }
-    Ok(())
-}
-
 fn storage(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
     move |e| EngineError::Storage(format!("{}: {e}", path.display()))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// θ as plain numbers (engine threads only).
-fn plain_weights(theta: &ParamSet) -> Result<Vec<PlainTensor>, EngineError> {
-    theta
-        .iter()
-        .map(|(name, t)| {
-            let values = t
-                .f_to_device(Device::Cpu)
-                .and_then(|t| t.f_to_kind(Kind::Float))
-                .and_then(|t| t.f_contiguous())
-                .and_then(|t| t.f_flatten(0, -1))
-                .map_err(|e| EngineError::Compute(torch_message(&e)))?;
-            Ok(PlainTensor {
-                name: name.to_string(),
-                shape: t.size(),
-                values: Vec::<f32>::try_from(&values)
-                    .map_err(|e| EngineError::Compute(torch_message(&e)))?,
-            })
-        })
-        .collect()
 }
 
 impl ModelRegistry {
@@ -400,11 +204,7 @@ impl ModelRegistry {
         let bytes = serde_json::to_vec_pretty(&meta)
             .map_err(|e| EngineError::Storage(format!("meta.json: {e}")))?;
         write_bytes_atomically(&version_dir.join("meta.json"), &bytes)?;
-        let entry = Arc::new(ModelEntry {
-            meta,
-            info,
-            weights: plain_weights(&model.theta)?,
-        });
+        let entry = Arc::new(ModelEntry::new(meta, info, &model.theta)?);
         {
             let mut state = self.write();
             let names = state.names.entry(name.to_string()).or_default();
@@ -599,34 +399,6 @@ impl ModelRegistry {
     }
 }
 
-fn meta_of(
-    name: &str,
-    version: u64,
-    info: &ModelInfo,
-    served: &ServedDistribution,
-    provenance: Provenance,
-) -> ModelMeta {
-    ModelMeta {
-        name: name.to_string(),
-        version,
-        augmenter: info.augmenter.clone(),
-        dataset: provenance.dataset,
-        channels: info.mean.len(),
-        height: info.height,
-        width: info.width,
-        mean: info.mean.clone(),
-        std: info.std.clone(),
-        source_job: provenance.job,
-        epoch: info.epoch,
-        metrics: provenance.metrics,
-        served: served.params.clone(),
-        draws: served.draws,
-        collapsed: served.collapsed,
-        collapse_threshold: served.threshold,
-        created_unix_ms: now_ms(),
-    }
-}
-
 fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(storage(dir))?
@@ -635,17 +407,4 @@ fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {
         .collect();
     dirs.sort();
     Ok(dirs)
-}
-
-fn load_entry(version_dir: &Path) -> Result<ModelEntry, EngineError> {
-    let meta_path = version_dir.join("meta.json");
-    let bytes = std::fs::read(&meta_path).map_err(storage(&meta_path))?;
-    let meta: ModelMeta = serde_json::from_slice(&bytes)
-        .map_err(|e| EngineError::Storage(format!("{}: {e}", meta_path.display())))?;
-    let model = load_model(version_dir, Device::Cpu)?;
-    Ok(ModelEntry {
-        meta,
-        weights: plain_weights(&model.theta)?,
-        info: model.info,
-    })
 }
