@@ -133,38 +133,58 @@ fn split(requests: &[pb::AugmentRequest], concurrency: usize) -> Vec<Vec<pb::Aug
         .collect()
 }
 
-async fn unary(
-    client: &AugmenterClient<Channel>,
+/// Images in `requests`.
+fn images_of(requests: &[pb::AugmentRequest]) -> usize {
+    requests.iter().map(|r| r.shape[0] as usize).sum()
+}
+
+/// Runs `concurrency` clients, each sending its share of `requests` with `client` (which
+/// returns the latency of every batch), and times them together.
+async fn measure<F, Fut>(
     requests: &[pb::AugmentRequest],
     concurrency: usize,
-) -> Result<Measured> {
+    client: F,
+) -> Result<Measured>
+where
+    F: Fn(Vec<pb::AugmentRequest>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Duration>, tonic::Status>> + Send + 'static,
+{
     // Each client owns its requests before the clock starts.
     let chunks = split(requests, concurrency);
     let start = Instant::now();
     let tasks: Vec<_> = chunks
         .into_iter()
-        .map(|mine| {
-            let mut client = client.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                for r in mine {
-                    let t = Instant::now();
-                    client.augment(r).await?;
-                    latencies.push(t.elapsed());
-                }
-                Ok::<_, tonic::Status>(latencies)
-            })
-        })
+        .map(|mine| tokio::spawn(client(mine)))
         .collect();
     let mut latencies = Vec::new();
     for t in tasks {
         latencies.extend(t.await??);
     }
     Ok(Measured {
-        images: requests.iter().map(|r| r.shape[0] as usize).sum(),
+        images: images_of(requests),
         latencies,
         wall: start.elapsed(),
     })
+}
+
+async fn unary(
+    client: &AugmenterClient<Channel>,
+    requests: &[pb::AugmentRequest],
+    concurrency: usize,
+) -> Result<Measured> {
+    measure(requests, concurrency, |mine| {
+        let mut client = client.clone();
+        async move {
+            let mut latencies = Vec::new();
+            for r in mine {
+                let t = Instant::now();
+                client.augment(r).await?;
+                latencies.push(t.elapsed());
+            }
+            Ok(latencies)
+        }
+    })
+    .await
 }
 
 async fn streaming(
@@ -172,51 +192,37 @@ async fn streaming(
     requests: &[pb::AugmentRequest],
     concurrency: usize,
 ) -> Result<Measured> {
-    // Each client owns its requests before the clock starts.
-    let chunks = split(requests, concurrency);
-    let start = Instant::now();
-    let tasks: Vec<_> = chunks
-        .into_iter()
-        .map(|mine| {
-            let mut client = client.clone();
+    measure(requests, concurrency, |mine| {
+        let mut client = client.clone();
+        async move {
+            let (tx, rx) = tokio::sync::mpsc::channel(8);
+            let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sent_times = sent.clone();
+            let count = mine.len();
             tokio::spawn(async move {
-                let (tx, rx) = tokio::sync::mpsc::channel(8);
-                let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
-                let sent_times = sent.clone();
-                let count = mine.len();
-                tokio::spawn(async move {
-                    for r in mine {
-                        sent_times.lock().expect("lock").push(Instant::now());
-                        if tx.send(r).await.is_err() {
-                            return;
-                        }
+                for r in mine {
+                    sent_times.lock().expect("lock").push(Instant::now());
+                    if tx.send(r).await.is_err() {
+                        return;
                     }
-                });
-                let mut responses = client
-                    .augment_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
-                    .await?
-                    .into_inner();
-                let mut latencies = Vec::new();
-                for i in 0..count {
-                    responses
-                        .message()
-                        .await?
-                        .ok_or_else(|| tonic::Status::internal("stream ended early"))?;
-                    latencies.push(sent.lock().expect("lock")[i].elapsed());
                 }
-                Ok::<_, tonic::Status>(latencies)
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await??);
-    }
-    Ok(Measured {
-        images: requests.iter().map(|r| r.shape[0] as usize).sum(),
-        latencies,
-        wall: start.elapsed(),
+            });
+            let mut responses = client
+                .augment_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await?
+                .into_inner();
+            let mut latencies = Vec::new();
+            for i in 0..count {
+                responses
+                    .message()
+                    .await?
+                    .ok_or_else(|| tonic::Status::internal("stream ended early"))?;
+                latencies.push(sent.lock().expect("lock")[i].elapsed());
+            }
+            Ok(latencies)
+        }
     })
+    .await
 }
 
 /// The engine alone: the same batches through the worker pool, no gRPC.
@@ -253,7 +259,7 @@ async fn in_process(
         }
     }
     Ok(Measured {
-        images: requests.iter().map(|r| r.shape[0] as usize).sum(),
+        images: images_of(requests),
         latencies,
         wall: start.elapsed(),
     })

@@ -147,7 +147,7 @@ impl Engine {
         };
         let c = model.meta.channels;
         let side = 8usize;
-        let replies = (0..self.pool_workers())
+        let replies = (0..self.warm_up_tasks())
             .map(|_| {
                 let batch = RawBatch::new(
                     vec![128; c * side * side],
@@ -175,8 +175,8 @@ impl Engine {
         Ok(())
     }
 
-    fn pool_workers(&self) -> usize {
-        // Warm-up tasks must all fit in the queue at once.
+    /// One warm-up batch per worker, as many as fit in the queue at once.
+    fn warm_up_tasks(&self) -> usize {
         self.pool.capacity().min(self.pool.workers())
     }
 
