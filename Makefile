@@ -15,6 +15,7 @@ CARGO ?= cargo
 .PHONY: setup build release test fmt-check lint unit bench bench-grpc demo serve
 
 setup: .torch-venv/bin/python
+	@bash scripts/setup-tools.sh
 
 .torch-venv/bin/python: scripts/setup-libtorch.sh
 	bash scripts/setup-libtorch.sh

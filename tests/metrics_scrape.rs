@@ -44,7 +44,7 @@ async fn training_series_appear_and_move() {
         })
         .await
         .unwrap();
-    let job_label = format!("{{job=\"{}\"}}", job.id);
+    let job_label = format!("{{job_id=\"{}\"}}", job.id);
     let mut events = client.watch_job(&job.id).await.unwrap();
     let mut epochs_seen = Vec::new();
     let mut scrapes = Vec::new();
@@ -75,22 +75,25 @@ async fn training_series_appear_and_move() {
     let last = &scrapes[1];
     for series in [
         format!(
-            "augmentd_training_loss{{job=\"{}\",split=\"train\"}}",
+            "augmentd_training_loss{{job_id=\"{}\",split=\"train\"}}",
             job.id
         ),
-        format!("augmentd_training_loss{{job=\"{}\",split=\"val\"}}", job.id),
         format!(
-            "augmentd_training_accuracy_percent{{job=\"{}\",split=\"val\"}}",
+            "augmentd_training_loss{{job_id=\"{}\",split=\"val\"}}",
+            job.id
+        ),
+        format!(
+            "augmentd_training_accuracy_percent{{job_id=\"{}\",split=\"val\"}}",
             job.id
         ),
         format!("augmentd_training_images_per_second{job_label}"),
         format!("augmentd_training_augmenter_grad_norm{job_label}"),
         format!(
-            "augmentd_training_transform_std{{job=\"{}\",param=\"a11\"}}",
+            "augmentd_training_transform_std{{job_id=\"{}\",param=\"a11\"}}",
             job.id
         ),
         format!(
-            "augmentd_training_transform_mean{{job=\"{}\",param=\"brightness\"}}",
+            "augmentd_training_transform_mean{{job_id=\"{}\",param=\"brightness\"}}",
             job.id
         ),
         format!("augmentd_training_last_checkpoint_timestamp_seconds{job_label}"),

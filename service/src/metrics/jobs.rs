@@ -150,13 +150,13 @@ mod tests {
         m.job_step(JOB, 1, 2.25, 128, 0.3);
         m.job_step("job-000002", 0, 1.0, 64, 0.004);
         let t = m.encode();
-        let job = [("job", JOB)];
+        let job = [("job_id", JOB)];
         assert_eq!(value(&t, "augmentd_training_steps_total", &job), Some(2.0));
         assert_eq!(
             value(&t, "augmentd_training_images_total", &job),
             Some(256.0)
         );
-        let train = [("job", JOB), ("split", "train")];
+        let train = [("job_id", JOB), ("split", "train")];
         assert_eq!(value(&t, "augmentd_training_loss", &train), Some(2.25));
         assert_eq!(value(&t, "augmentd_training_epoch", &job), Some(1.0));
         let count = value(&t, "augmentd_training_step_duration_seconds_count", &job);
@@ -164,7 +164,7 @@ mod tests {
         let sum = value(&t, "augmentd_training_step_duration_seconds_sum", &job);
         assert!((sum.expect("sum") - 0.32).abs() < 1e-12);
         let bucket = |le| {
-            let labels = [("job", JOB), ("le", le)];
+            let labels = [("job_id", JOB), ("le", le)];
             value(
                 &t,
                 "augmentd_training_step_duration_seconds_bucket",
@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(bucket("0.25"), Some(1.0));
         assert_eq!(bucket("0.5"), Some(2.0));
         assert_eq!(bucket("60"), Some(2.0));
-        let other = [("job", "job-000002")];
+        let other = [("job_id", "job-000002")];
         assert_eq!(
             value(&t, "augmentd_training_steps_total", &other),
             Some(1.0)
@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn non_finite_step_loss_is_exposed() {
         let m = Metrics::new();
-        let train = [("job", JOB), ("split", "train")];
+        let train = [("job_id", JOB), ("split", "train")];
         m.job_step(JOB, 0, f64::NAN, 1, 0.01);
         let loss = value(&m.encode(), "augmentd_training_loss", &train).expect("loss");
         assert!(loss.is_nan());
@@ -200,8 +200,8 @@ mod tests {
         let m = Metrics::new();
         m.job_epoch(JOB, &snapshot());
         let t = m.encode();
-        let job = [("job", JOB)];
-        let split = |s| [("job", JOB), ("split", s)];
+        let job = [("job_id", JOB)];
+        let split = |s| [("job_id", JOB), ("split", s)];
         assert_eq!(
             value(&t, "augmentd_training_loss", &split("train")),
             Some(0.75)
@@ -218,7 +218,7 @@ mod tests {
         assert_eq!(ips, Some(1234.5));
         let norm = value(&t, "augmentd_training_augmenter_grad_norm", &job);
         assert_eq!(norm, Some(0.125));
-        let param = |p| [("job", JOB), ("param", p)];
+        let param = |p| [("job_id", JOB), ("param", p)];
         let mean = "augmentd_training_transform_mean";
         let std = "augmentd_training_transform_std";
         assert_eq!(value(&t, mean, &param("tx")), Some(0.5));
@@ -248,7 +248,7 @@ mod tests {
         assert!(series(&t, "augmentd_training_augmenter_grad_norm").is_empty());
         assert_eq!(series(&t, "augmentd_training_transform_mean").len(), 1);
         assert_eq!(series(&t, "augmentd_training_transform_std").len(), 1);
-        let job = [("job", JOB)];
+        let job = [("job_id", JOB)];
         assert_eq!(value(&t, "augmentd_training_collapsed", &job), Some(0.0));
         let done = value(&t, "augmentd_training_epochs_completed", &job);
         assert_eq!(done, Some(4.0));
@@ -265,7 +265,7 @@ mod tests {
         m.job_running(JOB, true);
         m.set_jobs_by_state(&[("running", 1), ("succeeded", 4)]);
         let t = m.encode();
-        let job = [("job", JOB)];
+        let job = [("job_id", JOB)];
         let ts = value(
             &t,
             "augmentd_training_last_checkpoint_timestamp_seconds",
@@ -312,7 +312,7 @@ mod tests {
             .filter(|l| !l.starts_with('#') && l.contains(JOB))
             .collect();
         assert!(leftover.is_empty(), "{leftover:?}");
-        let other = [("job", "job-000002")];
+        let other = [("job_id", "job-000002")];
         assert_eq!(
             value(&t, "augmentd_training_steps_total", &other),
             Some(1.0)

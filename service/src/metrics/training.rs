@@ -1,7 +1,7 @@
-//! Training-job families, one series per job (`job="job-000001"`): steps, step time, images,
-//! losses and accuracies, the augmenter's gradient and transform statistics, collapse,
-//! checkpoints, whether the job runs, and the number of jobs in each state. The methods that
-//! update them are in `jobs.rs`.
+//! Training-job families, one series per job (`job_id="job-000001"`; not `job`, which Prometheus
+//! sets to the scrape job's name): steps, step time, images, losses and accuracies, the
+//! augmenter's gradient and transform statistics, collapse, checkpoints, whether the job runs,
+//! and the number of jobs in each state. The methods that update them are in `jobs.rs`.
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
@@ -74,7 +74,7 @@ impl TrainingMetrics {
                         "augmentd_training_steps_total",
                         "Bilevel training steps taken by a job.",
                     ),
-                    &["job"],
+                    &["job_id"],
                 ),
             )?,
             step_duration: register(
@@ -86,7 +86,7 @@ impl TrainingMetrics {
                         "Wall time of one bilevel training step of a job.",
                     )
                     .buckets(STEP_BUCKETS.to_vec()),
-                    &["job"],
+                    &["job_id"],
                 ),
             )?,
             images: register(
@@ -97,7 +97,7 @@ impl TrainingMetrics {
                         "augmentd_training_images_total",
                         "Training images a job's classifier has trained on.",
                     ),
-                    &["job"],
+                    &["job_id"],
                 ),
             )?,
             loss: register(
@@ -107,7 +107,7 @@ impl TrainingMetrics {
                     "augmentd_training_loss",
                     "A job's latest loss: split=train is the last step's (then the epoch \
                      mean), split=val the epoch's validation loss. May be NaN or Inf.",
-                    &["job", "split"],
+                    &["job_id", "split"],
                 ),
             )?,
             epoch: register(
@@ -116,7 +116,7 @@ impl TrainingMetrics {
                 int_gauge(
                     "augmentd_training_epoch",
                     "The 0-based epoch a job is training.",
-                    &["job"],
+                    &["job_id"],
                 ),
             )?,
             accuracy: register(
@@ -125,7 +125,7 @@ impl TrainingMetrics {
                 gauge(
                     "augmentd_training_accuracy_percent",
                     "A job's accuracy (0-100) after its last epoch, by split.",
-                    &["job", "split"],
+                    &["job_id", "split"],
                 ),
             )?,
             images_per_second: register(
@@ -134,7 +134,7 @@ impl TrainingMetrics {
                 gauge(
                     "augmentd_training_images_per_second",
                     "A job's training throughput during its last epoch.",
-                    &["job"],
+                    &["job_id"],
                 ),
             )?,
             grad_norm: register(
@@ -143,7 +143,7 @@ impl TrainingMetrics {
                 gauge(
                     "augmentd_training_augmenter_grad_norm",
                     "Mean L2 norm of the augmenter's hypergradient over a job's last epoch.",
-                    &["job"],
+                    &["job_id"],
                 ),
             )?,
             transform_mean: register(
@@ -152,7 +152,7 @@ impl TrainingMetrics {
                 gauge(
                     "augmentd_training_transform_mean",
                     "Mean of a transformation parameter over a job's last epoch.",
-                    &["job", "param"],
+                    &["job_id", "param"],
                 ),
             )?,
             transform_std: register(
@@ -161,7 +161,7 @@ impl TrainingMetrics {
                 gauge(
                     "augmentd_training_transform_std",
                     "Standard deviation of a transformation parameter over a job's last epoch.",
-                    &["job", "param"],
+                    &["job_id", "param"],
                 ),
             )?,
             collapsed: register(
@@ -170,7 +170,7 @@ impl TrainingMetrics {
                 int_gauge(
                     "augmentd_training_collapsed",
                     "1 if a job's augmenter collapsed in its last epoch, else 0.",
-                    &["job"],
+                    &["job_id"],
                 ),
             )?,
             epochs_completed: register(
@@ -179,7 +179,7 @@ impl TrainingMetrics {
                 int_gauge(
                     "augmentd_training_epochs_completed",
                     "Epochs a job has finished.",
-                    &["job"],
+                    &["job_id"],
                 ),
             )?,
             last_checkpoint: register(
@@ -188,7 +188,7 @@ impl TrainingMetrics {
                 gauge(
                     "augmentd_training_last_checkpoint_timestamp_seconds",
                     "Unix time of a job's last written checkpoint.",
-                    &["job"],
+                    &["job_id"],
                 ),
             )?,
             jobs,
@@ -198,7 +198,7 @@ impl TrainingMetrics {
                 int_gauge(
                     "augmentd_training_running",
                     "1 while a job's training loop runs, else 0.",
-                    &["job"],
+                    &["job_id"],
                 ),
             )?,
             params: Mutex::new(HashMap::new()),
