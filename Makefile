@@ -12,7 +12,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export AUGMENTD_TEST_PYTHON := $(VIRTUAL_ENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: setup build release test fmt-check lint unit bench bench-grpc demo serve
+.PHONY: setup build release test fmt-check lint unit pytest check-deploy bench bench-grpc demo serve
 
 setup: .torch-venv/bin/python
 	@bash scripts/setup-tools.sh
@@ -36,7 +36,18 @@ lint: setup
 unit: setup
 	$(CARGO) test --workspace --all-targets
 
-test: setup fmt-check lint unit
+# The Python client's tests run against the augmentd that `unit` built (the test profile).
+pytest: setup
+	$(CARGO) build --profile test --workspace --bins
+	cd client/python && AUGMENTD_BIN=$(CURDIR)/target/debug/augmentd $(VIRTUAL_ENV)/bin/python -m pytest -q
+
+# Kubernetes manifests (kustomize + kubernetes-validate --strict + CRD schemas) and the
+# Prometheus rules (promtool check/test, the rendered PrometheusRule) and Grafana dashboard.
+check-deploy: setup
+	bash scripts/check-k8s.sh
+	bash scripts/check-monitoring.sh
+
+test: setup fmt-check lint unit pytest check-deploy
 
 demo: setup
 	$(CARGO) build --release -p augmentd --bin augmentd

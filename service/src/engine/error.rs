@@ -15,8 +15,9 @@ pub enum EngineError {
         /// What is wrong and what was expected.
         problem: String,
     },
-    /// A training configuration is invalid.
-    #[error("config: {0}")]
+    /// A training configuration is invalid (the message starts with the dotted key, or
+    /// `config` for the whole configuration).
+    #[error(transparent)]
     Config(#[from] ConfigError),
     /// No such model name or version.
     #[error("model '{0}' not found")]

@@ -84,7 +84,7 @@ impl ServingMetrics {
                 "augmentd_inflight_requests",
                 IntGauge::new(
                     "augmentd_inflight_requests",
-                    "gRPC requests being handled right now.",
+                    "Augment requests (unary calls and stream messages) being handled right now.",
                 ),
             )?,
             active_model: register(
