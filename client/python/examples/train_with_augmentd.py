@@ -28,7 +28,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from augmentd_client import (
+try:
+    import augmentd_client  # noqa: F401  (installed with `pip install client/python`)
+except ImportError:  # run from a checkout: use the package next to this example
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from augmentd_client import (  # noqa: E402
     AugmentdError,
     Client,
     EpochRecord,

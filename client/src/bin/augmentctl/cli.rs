@@ -54,17 +54,31 @@ pub struct ConnArgs {
     pub timeout: Option<f64>,
 }
 
+/// The one token in `file`, read like the server's token files: blank lines and `#` comments
+/// are skipped, surrounding whitespace trimmed; no token, or several, is an error.
+fn read_token_file(file: &std::path::Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("token file {}", file.display()))?;
+    let mut tokens = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'));
+    match (tokens.next(), tokens.next()) {
+        (Some(token), None) => Ok(token.to_string()),
+        (None, _) => anyhow::bail!("token file {}: holds no token", file.display()),
+        (Some(_), Some(_)) => anyhow::bail!(
+            "token file {}: holds several tokens; give a file with the one to send",
+            file.display()
+        ),
+    }
+}
+
 impl ConnArgs {
     /// The library's connection options (reads the token file).
     pub fn options(&self) -> anyhow::Result<ConnectOptions> {
         let token = match (&self.token, &self.token_file) {
             (Some(token), _) => Some(token.clone()),
-            (None, Some(file)) => Some(
-                std::fs::read_to_string(file)
-                    .with_context(|| format!("token file {}", file.display()))?
-                    .trim()
-                    .to_string(),
-            ),
+            (None, Some(file)) => Some(read_token_file(file)?),
             (None, None) => None,
         };
         let tls_given = self.ca_cert.is_some()
@@ -288,7 +302,7 @@ mod tests {
     fn token_file_is_read_and_trimmed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("token");
-        std::fs::write(&file, "abc123\n").expect("write");
+        std::fs::write(&file, "# the admin token\n\n  abc123  \n").expect("write");
         let cli = Cli::try_parse_from([
             "augmentctl",
             "--token-file",
@@ -300,6 +314,23 @@ mod tests {
             cli.conn.options().expect("options").token.as_deref(),
             Some("abc123")
         );
+    }
+
+    #[test]
+    fn token_file_with_no_token_or_several_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (text, problem) in [
+            ("# none\n\n", "holds no token"),
+            ("a\nb\n", "several tokens"),
+        ] {
+            let file = dir.path().join("token");
+            std::fs::write(&file, text).expect("write");
+            let path = file.to_str().expect("utf-8");
+            let cli =
+                Cli::try_parse_from(["augmentctl", "--token-file", path, "health"]).expect("parse");
+            let err = cli.conn.options().expect_err("refused").to_string();
+            assert!(err.contains(problem) && err.contains(path), "{err}");
+        }
     }
 
     #[test]
