@@ -1,6 +1,6 @@
 //! Restart: a server stopped during a training job and started again on the same state dir
 //! resumes the job from its last checkpoint (no completed epoch lost); finished jobs and
-//! models are still listed.
+//! models are still listed. A second server on a state dir in use refuses to start.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -85,4 +85,26 @@ async fn a_stopped_server_resumes_its_job_after_a_restart() {
         vec!["before@1".to_string(), "resumed@1".to_string()]
     );
     server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_a_state_dir_in_use_refuses_to_start() {
+    let state = tempfile::tempdir().unwrap();
+    let server = common::start(common::config(state.path())).await;
+    let refused = augmentd::grpc::start(common::config(state.path()))
+        .await
+        .err()
+        .expect("a second server on the same state dir is refused")
+        .to_string();
+    assert!(
+        refused.contains("is in use by another augmentd process")
+            && refused.contains(&state.path().display().to_string()),
+        "{refused}"
+    );
+    // The first server is unharmed, and once it stops the state dir can be opened again.
+    let client = common::client(&server, None).await;
+    assert!(client.list_jobs(None).await.unwrap().is_empty());
+    server.shutdown().await.unwrap();
+    let again = common::start(common::config(state.path())).await;
+    again.shutdown().await.unwrap();
 }

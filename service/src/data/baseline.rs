@@ -88,7 +88,7 @@ impl Baseline {
         rng: &mut StdRng,
     ) -> Result<(), DataError> {
         let numel = shape.numel();
-        if numel == 0 || images.len() % numel != 0 {
+        if numel == 0 || !images.len().is_multiple_of(numel) {
             return Err(DataError::invalid(
                 "baseline input",
                 format!("{} values are not a batch of {shape} images", images.len()),

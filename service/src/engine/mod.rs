@@ -4,13 +4,15 @@
 //! - [`models`]: published versions and which one serves;
 //! - [`augment`]: the augment worker pool;
 //! - [`jobs`]: training jobs, their threads and their persistence;
-//! - [`batch`]: raw image batches and their conversion to and from tensors.
+//! - [`batch`]: raw image batches and their conversion to and from tensors;
+//! - [`state_lock`]: one server per state dir.
 pub mod augment;
 pub mod batch;
 mod dataset;
 mod error;
 pub mod jobs;
 pub mod models;
+pub mod state_lock;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +31,7 @@ pub use jobs::{
     JobManager, JobRecord, JobState, JobUpdate, JobsConfig, StepProgress, TrainingRequest, Watch,
 };
 pub use models::{ModelEntry, ModelMeta, ModelRegistry, ModelSpec, ModelView, Provenance};
+pub use state_lock::StateLock;
 
 /// Settings of the engine.
 #[derive(Debug, Clone)]
@@ -79,6 +82,7 @@ pub struct Engine {
     /// The metrics everything reports to.
     pub metrics: Arc<Metrics>,
     max_batch_images: usize,
+    state_lock: StateLock,
 }
 
 impl Engine {
@@ -89,6 +93,7 @@ impl Engine {
             .device
             .resolve()
             .map_err(|e| EngineError::invalid("device", e.to_string()))?;
+        let state_lock = StateLock::acquire(&config.state_dir)?;
         let registry = Arc::new(ModelRegistry::open(
             &config.state_dir.join("models"),
             metrics.clone(),
@@ -117,6 +122,7 @@ impl Engine {
             jobs,
             metrics,
             max_batch_images: config.max_batch_images,
+            state_lock,
         })
     }
 
@@ -180,10 +186,12 @@ impl Engine {
         self.pool.capacity().min(self.pool.workers())
     }
 
-    /// Stops training jobs (they resume at the next start) and the workers. Blocks.
+    /// Stops training jobs (they resume at the next start) and the workers, then gives the
+    /// state dir's lock back. Blocks.
     pub fn shutdown(&self, timeout: Duration) {
         self.jobs.shutdown(timeout);
         self.pool.shutdown();
+        self.state_lock.release();
     }
 }
 
