@@ -392,7 +392,7 @@ fn zeros_like_all(set: &ParamSet) -> NnResult<Vec<Tensor>> {
 }
 
 /// Per-column mean and (unbiased) standard deviation of [N, T]; std is 0 for N = 1.
-fn column_stats(values: &Tensor) -> NnResult<(Vec<f64>, Vec<f64>)> {
+pub(crate) fn column_stats(values: &Tensor) -> NnResult<(Vec<f64>, Vec<f64>)> {
     let values = values
         .f_to_kind(Kind::Double)?
         .f_to_device(tch::Device::Cpu)?;

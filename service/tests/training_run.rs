@@ -2,7 +2,9 @@
 //! checkpoints, the picture grid, the accuracy plot, the trained augmenter and its periodic
 //! models), the events it sends, and that a run killed with SIGKILL, or stopped through its
 //! control, and restarted produces the records of an uninterrupted run, even when its newest
-//! checkpoint was truncated.
+//! checkpoint was truncated; and `served` runs, which train a fresh classifier through a learned
+//! run's frozen model (from the library and the CLI, bit for bit, refusing models that do not
+//! fit or changed).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
@@ -386,4 +388,194 @@ fn a_stopped_run_resumes_and_models_are_saved_every_k_epochs() {
     for (name, weight) in model.theta.iter() {
         assert!(weight.equal(final_model.theta.get(name).unwrap()), "{name}");
     }
+}
+
+/// A learned `small_affine` run of one epoch in `root/learned`; returns its final model.
+fn learned_model(root: &Path) -> PathBuf {
+    let mut config = RunConfig::from_toml(&config_text("small_affine")).unwrap();
+    config.epochs = 1;
+    TrainingRun::new(config, &root.join("learned"))
+        .unwrap()
+        .run(None)
+        .unwrap()
+        .model
+        .unwrap()
+}
+
+/// The test configuration in `served` mode with `model`, 2 epochs, the flip baseline under it.
+fn served_config(model: &Path) -> RunConfig {
+    let text = config_text("served").replace(
+        "mode = \"served\"",
+        &format!(
+            "mode = \"served\"\nmodel = {:?}",
+            model.display().to_string()
+        ),
+    );
+    let mut config = RunConfig::from_toml(&text).unwrap();
+    config.epochs = 2;
+    config.augment.baseline = "flip".into();
+    config
+}
+
+#[test]
+fn a_served_run_trains_a_fresh_classifier_through_a_frozen_model() {
+    let root = tempfile::tempdir().unwrap();
+    let model_path = learned_model(root.path());
+    let model = load_model(&model_path, tch::Device::Cpu).unwrap();
+    let config = served_config(&model_path);
+    let dir = root.path().join("served");
+    let (sender, receiver) = mpsc::channel();
+    let summary = TrainingRun::new(config.clone(), &dir)
+        .unwrap()
+        .run(Some(&sender))
+        .unwrap();
+    drop(sender);
+    let events: Vec<RunEvent> = receiver.iter().collect();
+    assert_eq!(
+        events[0],
+        RunEvent::Started {
+            first_epoch: 0,
+            epochs: 2,
+            steps_per_epoch: STEPS
+        }
+    );
+    let steps = events
+        .iter()
+        .filter(|e| matches!(e, RunEvent::Step { .. }))
+        .count();
+    assert_eq!(steps, 2 * STEPS);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, RunEvent::ModelSaved { .. })));
+    assert!(summary.model.is_none());
+    assert!(!dir.join("model.safetensors").exists() && !dir.join("models").exists());
+    assert!(dir.join("grids/epoch-0001.png").exists());
+    assert!(dir.join("served-model.json").exists());
+
+    assert_eq!(summary.records.len(), 2);
+    let served = model.info.served.as_ref().unwrap();
+    for record in &summary.records {
+        assert_eq!(record.augmenter_grad_norm, None);
+        assert!(record.test_acc.is_some() && record.val_acc.is_finite());
+        assert!(record.train_loss.is_finite() && record.train_loss > 0.0);
+        assert!(!record.collapsed);
+        let names: Vec<&str> = record.transforms.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["a11", "a12", "tx", "a21", "a22", "ty"]);
+        assert!(record.transforms.iter().any(|t| t.std > 1e-3), "{record:?}");
+        // small_affine's transformation depends on noise and dropout only, so the epoch's 72
+        // samples come from the distribution model.json describes (4,096 draws): every mean
+        // within four standard errors of it.
+        for (applied, stored) in record.transforms.iter().zip(&served.params) {
+            let tolerance = 4.0 * stored.std / (TRAIN_IMAGES as f64).sqrt() + 1e-9;
+            assert!(
+                (applied.mean - stored.mean).abs() <= tolerance,
+                "{applied:?} vs {stored:?}"
+            );
+        }
+    }
+    // The two epochs draw different noise.
+    assert_ne!(summary.records[0].transforms, summary.records[1].transforms);
+
+    // Started again: nothing left to train, the same records.
+    let again = TrainingRun::new(config.clone(), &dir)
+        .unwrap()
+        .run(None)
+        .unwrap();
+    assert_eq!(again.resumed_after, Some(1));
+    assert_eq!(again.records, summary.records);
+
+    // The model file replaced by other weights: the run directory refuses it.
+    let other = augmentd::nn::Augmenter::new(
+        "small_affine".parse().unwrap(),
+        model.info.mean.clone(),
+        model.info.std.clone(),
+        None,
+    )
+    .unwrap()
+    .init(99, tch::Kind::Float, tch::Device::Cpu)
+    .unwrap();
+    augmentd::train::save_model(model_path.parent().unwrap(), &model.info, &other).unwrap();
+    let refused = TrainingRun::new(config, &dir).err().unwrap();
+    let text = refused.to_string();
+    assert!(matches!(refused, TrainError::ServedModel { .. }), "{text}");
+    assert!(
+        text.contains("changed since this run started")
+            && text.contains(&model_path.display().to_string()),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_served_run_repeats_bit_for_bit_and_runs_from_the_cli() {
+    let root = tempfile::tempdir().unwrap();
+    let model = learned_model(root.path());
+    let library = root.path().join("library");
+    TrainingRun::new(served_config(&model), &library)
+        .unwrap()
+        .run(None)
+        .unwrap();
+
+    // `augmentd train` over the learned configuration, switched to served by --set.
+    let file = root.path().join("run.toml");
+    std::fs::write(&file, config_text("small_affine")).unwrap();
+    let cli = root.path().join("cli");
+    let output = Command::new(env!("CARGO_BIN_EXE_augmentd"))
+        .args(["train", "--quiet", "--config"])
+        .arg(&file)
+        .args(["--set", "augment.mode=served", "--set"])
+        .arg(format!("augment.model={}", model.display()))
+        .args(["--set", "epochs=2", "--set", "augment.baseline=flip"])
+        .arg("--run-dir")
+        .arg(&cli)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!stdout.contains("trained augmenter"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(cli.join("config.toml")).unwrap(),
+        std::fs::read_to_string(library.join("config.toml")).unwrap()
+    );
+    let expected = records(&library);
+    assert_eq!(expected.len(), 2);
+    assert_eq!(records(&cli), expected);
+}
+
+#[test]
+fn a_served_run_refuses_a_missing_model_or_one_for_other_images() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("nowhere/model.safetensors");
+    let err = TrainingRun::new(served_config(&missing), &root.path().join("a"))
+        .err()
+        .unwrap();
+    match &err {
+        TrainError::Config(e) => assert_eq!(e.key, "augment.model"),
+        other => panic!("{other}"),
+    }
+    assert!(
+        err.to_string().contains(&missing.display().to_string()),
+        "{err}"
+    );
+
+    // A 1-channel model for 3-channel data.
+    let model = learned_model(root.path());
+    let mut config = served_config(&model);
+    config.data.synthetic.channels = 3;
+    let err = TrainingRun::new(config, &root.path().join("b"))
+        .unwrap()
+        .run(None)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, TrainError::ServedModel { .. }), "{text}");
+    assert!(
+        text.contains("augment.model")
+            && text.contains(&model.display().to_string())
+            && text.contains("1-channel")
+            && text.contains("3 channels"),
+        "{text}"
+    );
 }

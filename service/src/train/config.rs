@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::model::model_files;
 use super::presets::{preset_toml, PRESET_NAMES};
 use crate::data::{Baseline, DEFAULT_VAL_RATIO};
 use crate::device::DeviceSpec;
@@ -200,6 +201,9 @@ pub enum AugmentMode {
     Handcrafted,
     /// A learned augmenter, trained by the bilevel step, on top of `baseline`.
     Learned(AugmenterKind),
+    /// A frozen, already trained augmenter (`augment.model`) applied on top of `baseline` as
+    /// the Augment RPC applies it, to train a fresh classifier with plain SGD.
+    Served,
 }
 
 impl FromStr for AugmentMode {
@@ -209,10 +213,11 @@ impl FromStr for AugmentMode {
         match text {
             "none" => Ok(Self::None),
             "handcrafted" => Ok(Self::Handcrafted),
+            "served" => Ok(Self::Served),
             other => other.parse().map(Self::Learned).map_err(|_| {
                 let learned: Vec<String> = AugmenterKind::ALL.iter().map(|k| k.name()).collect();
                 format!(
-                    "unknown mode '{other}': expected none, handcrafted, {}",
+                    "unknown mode '{other}': expected none, handcrafted, served, {}",
                     learned.join(", ")
                 )
             }),
@@ -225,6 +230,7 @@ impl fmt::Display for AugmentMode {
         match self {
             Self::None => f.write_str("none"),
             Self::Handcrafted => f.write_str("handcrafted"),
+            Self::Served => f.write_str("served"),
             Self::Learned(kind) => write!(f, "{kind}"),
         }
     }
@@ -234,8 +240,12 @@ impl fmt::Display for AugmentMode {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AugmentConfig {
-    /// `none`, `handcrafted`, `small_affine[:variant]` or `affine_color`.
+    /// `none`, `handcrafted`, `served`, `small_affine[:variant]` or `affine_color`.
     pub mode: String,
+    /// The trained augmenter a `served` run applies, frozen: a `model.safetensors` written by
+    /// a learned run, or the directory holding it (served mode only).
+    #[serde(default)]
+    pub model: Option<PathBuf>,
     /// The hand-crafted transforms: the level in `handcrafted` mode, the part kept underneath
     /// a learned augmenter otherwise (`flip` for the CIFAR-10 configuration).
     #[serde(default = "default_baseline")]
@@ -441,16 +451,28 @@ impl RunConfig {
         if let Some(bound) = a.bound {
             positive("augment.bound", bound)?;
         }
-        if self.output.model_every > 0 && !matches!(self.mode()?, AugmentMode::Learned(_)) {
+        let mode = self.mode()?;
+        if self.output.model_every > 0 && !matches!(mode, AugmentMode::Learned(_)) {
             return Err(problem(
                 "output.model_every",
                 format!(
-                    "mode '{}' has no augmenter to save; use 0 or a learned mode",
+                    "mode '{}' trains no augmenter to save; use 0 or a learned mode",
                     self.augment.mode
                 ),
             ));
         }
-        Ok(())
+        match (mode, &self.augment.model) {
+            (AugmentMode::Served, _) => self.served_model().map(|_| ()),
+            (_, None) => Ok(()),
+            (_, Some(path)) => Err(problem(
+                "augment.model",
+                format!(
+                    "{} is only used in served mode; mode is '{}'",
+                    path.display(),
+                    self.augment.mode
+                ),
+            )),
+        }
     }
 
     /// Checks that every path the run reads exists.
@@ -468,6 +490,16 @@ impl RunConfig {
             if let Some(path) = path.filter(|_| used(key)) {
                 if !path.exists() {
                     return Err(problem(key, format!("{} does not exist", path.display())));
+                }
+            }
+        }
+        if let Some(path) = &self.augment.model {
+            for file in model_files(path) {
+                if !file.is_file() {
+                    return Err(problem(
+                        "augment.model",
+                        format!("{} does not exist", file.display()),
+                    ));
                 }
             }
         }
@@ -495,6 +527,17 @@ impl RunConfig {
             .mode
             .parse()
             .map_err(|e: String| problem("augment.mode", e))
+    }
+
+    /// The frozen model a `served` run applies (`augment.model`).
+    pub fn served_model(&self) -> Result<&Path, ConfigError> {
+        self.augment.model.as_deref().ok_or_else(|| {
+            problem(
+                "augment.model",
+                "required in served mode: the model.safetensors of a learned run, or its \
+                 directory",
+            )
+        })
     }
 
     /// The hand-crafted baseline level.
@@ -677,6 +720,95 @@ mod tests {
         assert_eq!(error_of(&["nonsense"]).key, "nonsense");
         let err = RunConfig::load(Some("imagenet-huge"), None, &[]).unwrap_err();
         assert!(err.problem.contains("fmnist-small"), "{err}");
+    }
+
+    #[test]
+    fn served_mode_needs_its_model_and_other_modes_refuse_one() {
+        let err = error_of(&["augment.mode=served"]);
+        assert_eq!(err.key, "augment.model");
+        assert!(err.problem.contains("required in served mode"), "{err}");
+        let err = error_of(&["augment.model=runs/a/model.safetensors"]);
+        assert_eq!(err.key, "augment.model");
+        assert!(
+            err.problem.contains("runs/a/model.safetensors")
+                && err.problem.contains("small_affine"),
+            "{err}"
+        );
+        let err = error_of(&["augment.mode=none", "augment.model=runs/a"]);
+        assert_eq!(err.key, "augment.model");
+        let err = error_of(&[
+            "augment.mode=served",
+            "augment.model=runs/a",
+            "output.model_every=2",
+        ]);
+        assert_eq!(err.key, "output.model_every");
+
+        let sets = vec![
+            "augment.mode=served".to_string(),
+            "augment.model=runs/a/model.safetensors".to_string(),
+        ];
+        let served = RunConfig::load(Some("fmnist-small"), None, &sets).unwrap();
+        assert_eq!(served.mode().unwrap(), AugmentMode::Served);
+        assert_eq!(AugmentMode::Served.to_string(), "served");
+        assert_eq!(
+            served.served_model().unwrap(),
+            Path::new("runs/a/model.safetensors")
+        );
+        let text = served.to_toml();
+        assert!(
+            text.contains("[augment]\nmode = \"served\"\nmodel = \"runs/a/model.safetensors\""),
+            "{text}"
+        );
+        assert_eq!(RunConfig::from_toml(&text).unwrap(), served);
+        // Stored configurations of the other modes are unchanged.
+        let plain = RunConfig::load(Some("fmnist-small"), None, &[]).unwrap();
+        assert!(!plain.to_toml().contains("model ="));
+    }
+
+    #[test]
+    fn a_missing_served_model_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let sets = |model: &Path| {
+            vec![
+                "augment.mode=served".to_string(),
+                format!("augment.model={}", model.display()),
+            ]
+        };
+        let missing = dir.path().join("gone/model.safetensors");
+        let config = RunConfig::load(Some("fmnist-small"), None, &sets(&missing)).unwrap();
+        let err = RunConfig {
+            data: DataConfig {
+                source: DataSource::Synthetic,
+                ..config.data.clone()
+            },
+            ..config
+        }
+        .check_paths()
+        .unwrap_err();
+        assert_eq!(err.key, "augment.model");
+        assert!(
+            err.problem.contains(&missing.display().to_string()),
+            "{err}"
+        );
+        // A directory without a model names the file it lacks.
+        let config = RunConfig::load(Some("fmnist-small"), None, &sets(dir.path())).unwrap();
+        let config = RunConfig {
+            data: DataConfig {
+                source: DataSource::Synthetic,
+                ..config.data.clone()
+            },
+            ..config
+        };
+        let err = config.check_paths().unwrap_err();
+        let expected = dir.path().join("model.safetensors");
+        assert!(
+            err.problem.contains(&expected.display().to_string()),
+            "{err}"
+        );
+        // Weights without their description.
+        std::fs::write(&expected, b"weights").unwrap();
+        let err = config.check_paths().unwrap_err();
+        assert!(err.problem.contains("model.json"), "{err}");
     }
 
     #[test]

@@ -46,6 +46,15 @@ pub enum TrainError {
         /// What is wrong.
         problem: String,
     },
+    /// The frozen model of a `served` run (`augment.model`) does not fit the run's data, or
+    /// changed since the run started.
+    #[error("augment.model {path}: {problem}")]
+    ServedModel {
+        /// The model's weights file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// An argument out of range (zero copies, zero draws).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -1,6 +1,7 @@
 //! Training runs: the configuration, the epoch loop of the method (stoppable from outside),
 //! records, pictures, checkpoints, the trained augmenter as an artefact, and applying it.
 mod apply;
+mod bilevel_batches;
 mod config;
 mod control;
 mod datasets;
@@ -13,6 +14,7 @@ mod publish;
 mod records;
 mod run;
 mod served;
+mod served_learner;
 mod state;
 
 pub use apply::augment_standardized;

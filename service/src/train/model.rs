@@ -75,14 +75,21 @@ pub fn save_model(dir: &Path, info: &ModelInfo, theta: &ParamSet) -> Result<Path
     Ok(weights)
 }
 
-/// Loads a model from its `.safetensors` path (or the `.json` beside it, or a run directory).
-pub fn load_model(path: &Path, device: Device) -> Result<Model, TrainError> {
+/// The two files of the model at `path` (its `.safetensors`, the `.json` beside it, or the
+/// directory holding `model.safetensors`): the weights, then the description.
+pub(crate) fn model_files(path: &Path) -> [PathBuf; 2] {
     let weights = if path.is_dir() {
         path.join("model.safetensors")
     } else {
         path.with_extension("safetensors")
     };
-    let info_file = info_path(&weights);
+    let info = info_path(&weights);
+    [weights, info]
+}
+
+/// Loads a model from its `.safetensors` path (or the `.json` beside it, or a run directory).
+pub fn load_model(path: &Path, device: Device) -> Result<Model, TrainError> {
+    let [weights, info_file] = model_files(path);
     let bad = |problem: String| TrainError::RunDir {
         path: info_file.clone(),
         problem,

@@ -1,8 +1,9 @@
 //! A training run: the method's epoch loop over a dataset, resumable from its run directory.
 //!
 //! Each epoch: the classifier's scheduled learning rate; training batches (hand-crafted baseline
-//! underneath) through a plain SGD step (`none`, `handcrafted`) or the bilevel step with
-//! validation batches cycled independently (learned modes); evaluation of train / validation /
+//! underneath) through a plain SGD step (`none`, `handcrafted`; `served` after a frozen trained
+//! augmenter, see `served_learner`) or the bilevel step with validation batches cycled
+//! independently (learned modes); evaluation of train / validation /
 //! test accuracy; a record; a picture of what the augmenter does; every `output.model_every`
 //! epochs the augmenter as a model; an atomic checkpoint. A [`RunControl`] stops the loop after
 //! any step, leaving the completed epochs checkpointed.
@@ -21,11 +22,12 @@ use rand::SeedableRng;
 use tch::{Device, Kind};
 
 use crate::bilevel::{BatchRef, BilevelConfig, BilevelLearner, ClassifierState};
-use crate::data::{Batch, BatchLoader, EpochBatches, ImageSet, LoaderConfig, Normalization};
+use crate::data::{Batch, BatchLoader, ImageSet, LoaderConfig, Normalization};
 use crate::nn::{Augmenter, Classifier, ParamSet};
 use crate::optim::SgdConfig;
 use crate::store::CheckpointStore;
 
+use super::bilevel_batches::{next_group, ValCycle};
 use super::config::{AugmentMode, RunConfig};
 use super::control::RunControl;
 use super::datasets::{self, RunData};
@@ -35,6 +37,7 @@ use super::pictures::{save_accuracy_plot, save_pairs_grid, AccuracyPoint};
 use super::publish::{publish, ModelSource};
 use super::records::{EpochRecord, RunEvent, TransformAccumulator};
 use super::served::is_collapsed;
+use super::served_learner::{check_model_unchanged, FrozenAugmenter, ServedLearner};
 use super::state;
 
 /// Streams separating the random draws derived from (seed, epoch).
@@ -50,15 +53,17 @@ pub struct RunSummary {
     pub records: Vec<EpochRecord>,
     /// The epoch the run resumed after, if it did.
     pub resumed_after: Option<u64>,
-    /// The trained augmenter (learned modes).
+    /// The trained augmenter (learned modes; a served run saves none).
     pub model: Option<PathBuf>,
     /// The run directory.
     pub dir: PathBuf,
 }
 
-/// The learner of a run: a classifier alone, or with an augmenter.
+/// The learner of a run: a classifier alone, after a frozen augmenter, or with an augmenter
+/// it trains.
 enum Learner {
     Plain(Box<ClassifierState>),
+    Served(Box<ServedLearner>),
     Bilevel(Box<BilevelLearner>),
 }
 
@@ -66,6 +71,7 @@ impl Learner {
     fn classifier(&self) -> &ClassifierState {
         match self {
             Self::Plain(c) => c,
+            Self::Served(s) => &s.classifier,
             Self::Bilevel(b) => &b.classifier,
         }
     }
@@ -73,6 +79,7 @@ impl Learner {
     fn classifier_mut(&mut self) -> &mut ClassifierState {
         match self {
             Self::Plain(c) => c,
+            Self::Served(s) => &mut s.classifier,
             Self::Bilevel(b) => &mut b.classifier,
         }
     }
@@ -114,6 +121,9 @@ impl TrainingRun {
             }
             Err(e) => return Err(TrainError::io(&stored)(e)),
         }
+        if let Some(model) = &config.augment.model {
+            check_model_unchanged(dir, model)?;
+        }
         Ok(Self {
             config,
             dir: dir.to_path_buf(),
@@ -146,6 +156,15 @@ impl TrainingRun {
             AugmentMode::None | AugmentMode::Handcrafted => Learner::Plain(Box::new(
                 ClassifierState::new((net, weights, buffers), classifier_opt)?,
             )),
+            AugmentMode::Served => Learner::Served(Box::new(ServedLearner {
+                classifier: ClassifierState::new((net, weights, buffers), classifier_opt)?,
+                augmenter: FrozenAugmenter::load(
+                    c.served_model()?,
+                    &data.normalization,
+                    shape,
+                    device,
+                )?,
+            })),
             AugmentMode::Learned(kind) => {
                 let n = &data.normalization;
                 let augmenter =
@@ -232,7 +251,7 @@ impl TrainingRun {
         val_loader.seed = c.seed ^ VAL_STREAM;
         let inner = match &learner {
             Learner::Bilevel(b) => b.inner_steps(),
-            Learner::Plain(_) => 1,
+            Learner::Plain(_) | Learner::Served(_) => 1,
         };
         let steps_per_epoch = BatchLoader::batches_per_epoch(train.len(), &train_loader) / inner;
         let first_epoch = resumed_after.map_or(0, |e| e + 1);
@@ -275,6 +294,29 @@ impl TrainingRun {
                                 step,
                                 steps_per_epoch,
                                 train_loss: loss,
+                                images: batch.len(),
+                                seconds: lap(&mut step_start),
+                            },
+                        );
+                        check(control)?;
+                    }
+                }
+                Learner::Served(served) => {
+                    let mut rng = StdRng::seed_from_u64(epoch_mix(c.seed, epoch, NOISE_STREAM));
+                    for batch in batches.by_ref() {
+                        let batch = batch?.to_device(device)?;
+                        let report = served.step(BatchRef::from(&batch), &mut rng)?;
+                        step += 1;
+                        loss_sum += report.train_loss;
+                        images += batch.len();
+                        transforms.add(batch.len(), &report.transform_mean, &report.transform_std);
+                        send(
+                            events,
+                            RunEvent::Step {
+                                epoch,
+                                step,
+                                steps_per_epoch,
+                                train_loss: report.train_loss,
                                 images: batch.len(),
                                 seconds: lap(&mut step_start),
                             },
@@ -335,6 +377,7 @@ impl TrainingRun {
                     Some(grad_norm_sum / step.max(1) as f64),
                     transforms.finish(&b.augmenter.net.transform_names()),
                 ),
+                Learner::Served(s) => (None, transforms.finish(&s.augmenter.transform_names())),
                 Learner::Plain(_) => (None, Vec::new()),
             };
             let record = EpochRecord {
@@ -402,7 +445,7 @@ impl TrainingRun {
                 );
                 Some(path)
             }
-            Learner::Plain(_) => None,
+            Learner::Plain(_) | Learner::Served(_) => None,
         };
         Ok(RunSummary {
             records,
@@ -426,8 +469,8 @@ impl TrainingRun {
         }
     }
 
-    /// The original | augmented grid of the first training images, as the augmenter (or, in
-    /// `handcrafted` mode, the baseline) transforms them at this epoch.
+    /// The original | augmented grid of the first training images, as the augmenter (trained
+    /// or frozen; or, in `handcrafted` mode, the baseline) transforms them at this epoch.
     fn save_grid(
         &self,
         learner: &Learner,
@@ -452,6 +495,7 @@ impl TrainingRun {
                 net.forward(&b.augmenter.theta, &batch.images, &noise)?
                     .images
             }
+            Learner::Served(s) => s.augmenter.augment(&batch.images, &mut rng)?.images,
             Learner::Plain(_) => {
                 let mut loader = LoaderConfig::new(count, norm.clone());
                 loader.seed = epoch_mix(self.config.seed, epoch, GRID_STREAM);
@@ -521,64 +565,13 @@ fn learner_parts(learner: &mut Learner) -> state::Parts<'_> {
             classifier: c,
             augmenter: None,
         },
+        Learner::Served(s) => state::Parts {
+            classifier: &mut s.classifier,
+            augmenter: None,
+        },
         Learner::Bilevel(b) => state::Parts {
             classifier: &mut b.classifier,
             augmenter: Some(&mut b.augmenter),
         },
-    }
-}
-
-/// The next `k` training batches on the device, or `None` when fewer than `k` remain (the
-/// last incomplete group of a K > 1 run is left for the next epoch's reshuffle).
-fn next_group(
-    batches: &mut EpochBatches,
-    k: usize,
-    device: Device,
-) -> Result<Option<Vec<Batch>>, TrainError> {
-    let mut group = Vec::with_capacity(k);
-    for batch in batches.by_ref() {
-        group.push(batch?.to_device(device)?);
-        if group.len() == k {
-            return Ok(Some(group));
-        }
-    }
-    Ok(None)
-}
-
-/// Validation batches cycled independently of the training batches: a fresh seeded epoch of
-/// the validation split each time it runs out, the first derived from the training epoch.
-struct ValCycle {
-    set: Arc<ImageSet>,
-    config: LoaderConfig,
-    cycle: u64,
-    batches: Option<EpochBatches>,
-}
-
-impl ValCycle {
-    fn new(set: Arc<ImageSet>, config: LoaderConfig, epoch: u64) -> Self {
-        Self {
-            set,
-            config,
-            cycle: epoch.wrapping_mul(1 << 20),
-            batches: None,
-        }
-    }
-
-    fn next(&mut self, device: Device) -> Result<Batch, TrainError> {
-        for _ in 0..2 {
-            if let Some(batch) = self.batches.as_mut().and_then(Iterator::next) {
-                return Ok(batch?.to_device(device)?);
-            }
-            self.batches = Some(BatchLoader::epoch(
-                self.set.clone(),
-                &self.config,
-                self.cycle,
-            )?);
-            self.cycle += 1;
-        }
-        Err(TrainError::RunDir {
-            path: PathBuf::new(),
-            problem: "the validation split yields no batch".into(),
-        })
     }
 }

@@ -61,8 +61,13 @@ pub struct JobManager {
 
 /// Steps are sent to watchers at most this often (plus the last of each epoch).
 const STEP_INTERVAL: Duration = Duration::from_millis(250);
-/// Keys a request may not set: the server decides where data comes from.
-const PATH_KEYS: [&str; 3] = ["data.path", "data.test_path", "classifier.initial_weights"];
+/// Keys a request may not set: the server decides where data and weights come from.
+const PATH_KEYS: [&str; 4] = [
+    "data.path",
+    "data.test_path",
+    "classifier.initial_weights",
+    "augment.model",
+];
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -452,4 +457,60 @@ fn path_refused(key: &str) -> EngineError {
         key,
         "paths are not accepted over the API: name the data with `dataset` (inside the server's data dir)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn manager(dir: &Path) -> JobManager {
+        let metrics = Arc::new(Metrics::new());
+        let registry = Arc::new(ModelRegistry::open(&dir.join("models"), metrics.clone()).unwrap());
+        let config = JobsConfig {
+            dir: dir.join("jobs"),
+            data_dir: None,
+            device: "cpu".into(),
+            slots: 1,
+        };
+        JobManager::open(config, registry, metrics).unwrap()
+    }
+
+    fn refused_field(jobs: &JobManager, request: TrainingRequest) -> String {
+        match jobs.submit(request) {
+            Err(EngineError::InvalidArgument { field, problem }) => {
+                assert!(problem.contains("not accepted over the API"), "{problem}");
+                field
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn path_keys_are_refused_by_name_in_toml_and_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = manager(dir.path());
+        let model = dir.path().join("model.safetensors");
+        std::fs::write(&model, b"weights").unwrap();
+        let toml = format!(
+            "[augment]\nmode = \"served\"\nmodel = \"{}\"\n",
+            model.display()
+        );
+        let in_toml = TrainingRequest {
+            preset: "fmnist-small".into(),
+            config_toml: toml,
+            ..TrainingRequest::default()
+        };
+        assert_eq!(refused_field(&jobs, in_toml), "augment.model");
+        let overridden = |set: &str| TrainingRequest {
+            preset: "fmnist-small".into(),
+            overrides: vec!["augment.mode=served".into(), set.to_string()],
+            ..TrainingRequest::default()
+        };
+        let set = format!("augment.model={}", model.display());
+        assert_eq!(refused_field(&jobs, overridden(&set)), "augment.model");
+        let data = overridden("data.path=/data/fashion");
+        assert_eq!(refused_field(&jobs, data), "data.path");
+        assert!(jobs.list(None).is_empty(), "nothing was queued");
+    }
 }
