@@ -3,10 +3,10 @@
 //! Each epoch: the classifier's scheduled learning rate; training batches (hand-crafted baseline
 //! underneath) through a plain SGD step (`none`, `handcrafted`; `served` after a frozen trained
 //! augmenter, see `served_learner`) or the bilevel step with validation batches cycled
-//! independently (learned modes); evaluation of train / validation /
-//! test accuracy; a record; a picture of what the augmenter does; every `output.model_every`
-//! epochs the augmenter as a model; an atomic checkpoint. A [`RunControl`] stops the loop after
-//! any step, leaving the completed epochs checkpointed.
+//! independently (learned modes); evaluation of train / validation / test accuracy; a record; a
+//! picture of what the augmenter does; every `output.model_every` epochs the augmenter as a
+//! model; an atomic checkpoint. A [`RunControl`] stops the loop after any step, leaving the
+//! completed epochs checkpointed.
 //!
 //! Everything random in epoch e comes from (seed, e) — data order, baseline parameters, noise,
 //! dropout, the validation cycle — and the checkpoint holds every tensor that carries over
