@@ -138,6 +138,11 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
     let served = loaded.info.served.as_ref().unwrap();
     assert_eq!((served.draws, served.params.len()), (4096, 10));
     assert!(!served.collapsed && served.params.iter().any(|p| p.std > 0.01));
+    assert_eq!(
+        summary.served.as_ref(),
+        Some(served),
+        "the summary has what model.json says"
+    );
 
     // `augmentd augment` applies it to image files: two copies of a 20×12 image.
     let inputs = dir.path().join("inputs");
@@ -184,7 +189,7 @@ fn plain_and_handcrafted_modes_train_without_an_augmenter() {
             .run(None)
             .unwrap();
         assert_eq!(summary.records.len(), 2, "{mode}");
-        assert!(summary.model.is_none());
+        assert!(summary.model.is_none() && summary.served.is_none());
         assert!(summary.records.iter().all(|r| r.transforms.is_empty()));
         assert!(dir.path().join("grids/epoch-0001.png").exists(), "{mode}");
     }
@@ -447,7 +452,7 @@ fn a_served_run_trains_a_fresh_classifier_through_a_frozen_model() {
     assert!(!events
         .iter()
         .any(|e| matches!(e, RunEvent::ModelSaved { .. })));
-    assert!(summary.model.is_none());
+    assert!(summary.model.is_none() && summary.served.is_none());
     assert!(!dir.join("model.safetensors").exists() && !dir.join("models").exists());
     assert!(dir.join("grids/epoch-0001.png").exists());
     assert!(dir.join("served-model.json").exists());

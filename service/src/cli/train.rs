@@ -151,5 +151,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(model) = &summary.model {
         println!("  trained augmenter: {}", model.display());
     }
+    if let Some(served) = summary.served.as_ref().filter(|s| s.collapsed) {
+        println!(
+            "  warning: the trained augmenter is collapsed as served: over {} draws every \
+             transformation parameter's std is below {}, so it applies one fixed transform \
+             (the records pool each epoch's transforms while the augmenter was still moving)",
+            served.draws, served.threshold
+        );
+    }
     Ok(())
 }

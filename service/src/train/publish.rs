@@ -8,7 +8,7 @@ use crate::data::{ImageShape, Normalization};
 
 use super::error::TrainError;
 use super::model::{save_model, Model, ModelInfo, MODEL_FORMAT};
-use super::served::served_distribution;
+use super::served::{served_distribution, ServedDistribution};
 
 /// Draws behind a published model's served distribution.
 pub const SERVED_DRAWS: usize = 4096;
@@ -25,15 +25,24 @@ pub struct ModelSource<'a> {
     pub bound: Option<f64>,
 }
 
+/// A model [`publish`] wrote.
+#[derive(Debug, Clone)]
+pub struct PublishedModel {
+    /// Its `model.safetensors`.
+    pub path: PathBuf,
+    /// The distribution of transformations it serves, as recorded in its `model.json`.
+    pub served: ServedDistribution,
+}
+
 /// Saves the augmenter of `epoch` into `dir` (created if needed) as `model.safetensors` and
 /// `model.json`, the latter with the served distribution of [`SERVED_DRAWS`] draws from
-/// `seed`, dropout on (the served default). Returns the weights' path.
+/// `seed`, dropout on (the served default).
 pub fn publish(
     source: &ModelSource,
     epoch: u64,
     seed: u64,
     dir: &Path,
-) -> Result<PathBuf, TrainError> {
+) -> Result<PublishedModel, TrainError> {
     std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
     let mut model = Model {
         info: ModelInfo {
@@ -50,6 +59,8 @@ pub fn publish(
         augmenter: source.augmenter.net.clone(),
         theta: source.augmenter.theta.shallow_clone(),
     };
-    model.info.served = Some(served_distribution(&model, SERVED_DRAWS, seed, true)?);
-    save_model(dir, &model.info, &model.theta)
+    let served = served_distribution(&model, SERVED_DRAWS, seed, true)?;
+    model.info.served = Some(served.clone());
+    let path = save_model(dir, &model.info, &model.theta)?;
+    Ok(PublishedModel { path, served })
 }

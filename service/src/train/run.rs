@@ -36,7 +36,7 @@ use super::evaluate::evaluate;
 use super::pictures::{save_accuracy_plot, save_pairs_grid, AccuracyPoint};
 use super::publish::{publish, ModelSource};
 use super::records::{EpochRecord, RunEvent, TransformAccumulator};
-use super::served::is_collapsed;
+use super::served::{is_collapsed, ServedDistribution};
 use super::served_learner::{check_model_unchanged, FrozenAugmenter, ServedLearner};
 use super::state;
 
@@ -55,6 +55,10 @@ pub struct RunSummary {
     pub resumed_after: Option<u64>,
     /// The trained augmenter (learned modes; a served run saves none).
     pub model: Option<PathBuf>,
+    /// The distribution of transformations that augmenter serves (learned modes). Its
+    /// collapse flag can differ from the last record's: a record pools the transforms of a
+    /// whole epoch, during which the augmenter kept moving.
+    pub served: Option<ServedDistribution>,
     /// The run directory.
     pub dir: PathBuf,
 }
@@ -404,7 +408,7 @@ impl TrainingRun {
                     let dir = self.dir.join("models").join(format!("epoch-{epoch:04}"));
                     let source = self.model_source(b, &norm, &train);
                     let seed = epoch_mix(c.seed, epoch, SERVED_STREAM);
-                    Some(publish(&source, epoch, seed, &dir)?)
+                    Some(publish(&source, epoch, seed, &dir)?.path)
                 }
                 _ => None,
             };
@@ -429,28 +433,30 @@ impl TrainingRun {
                 );
             }
         }
-        let model = match &learner {
+        let published = match &learner {
             Learner::Bilevel(b) => {
                 let epoch = records.last().map_or(0, |r| r.epoch);
                 let source = self.model_source(b, &norm, &train);
                 let seed = epoch_mix(c.seed, epoch, SERVED_STREAM);
-                let path = publish(&source, epoch, seed, &self.dir)?;
+                let published = publish(&source, epoch, seed, &self.dir)?;
                 send(
                     events,
                     RunEvent::ModelSaved {
                         epoch,
-                        path: path.clone(),
+                        path: published.path.clone(),
                         final_model: true,
                     },
                 );
-                Some(path)
+                Some(published)
             }
             Learner::Plain(_) | Learner::Served(_) => None,
         };
+        let (model, served) = published.map_or((None, None), |p| (Some(p.path), Some(p.served)));
         Ok(RunSummary {
             records,
             resumed_after,
             model,
+            served,
             dir: self.dir.clone(),
         })
     }
