@@ -141,23 +141,27 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     println!("run directory: {}", summary.dir.display());
     println!("  records.jsonl, accuracy.png, grids/, checkpoints/");
-    if let Some(last) = summary.records.last().filter(|r| r.collapsed) {
-        println!(
-            "  warning: the augmenter collapsed (every transformation parameter's std below \
-             {COLLAPSE_STD_THRESHOLD} in epoch {}): it applies one fixed transform",
-            last.epoch
-        );
-    }
     if let Some(model) = &summary.model {
         println!("  trained augmenter: {}", model.display());
     }
-    if let Some(served) = summary.served.as_ref().filter(|s| s.collapsed) {
-        println!(
+    // A published augmenter is judged by what it serves; the records pool each epoch's
+    // transforms while the augmenter was still moving, so they can miss a collapse.
+    match &summary.served {
+        Some(served) if served.collapsed => println!(
             "  warning: the trained augmenter is collapsed as served: over {} draws every \
-             transformation parameter's std is below {}, so it applies one fixed transform \
-             (the records pool each epoch's transforms while the augmenter was still moving)",
+             transformation parameter's std is below {}, so it applies one fixed transform",
             served.draws, served.threshold
-        );
+        ),
+        Some(_) => {}
+        None => {
+            if let Some(last) = summary.records.last().filter(|r| r.collapsed) {
+                println!(
+                    "  warning: the augmenter collapsed (every transformation parameter's std \
+                     below {COLLAPSE_STD_THRESHOLD} in epoch {}): it applies one fixed transform",
+                    last.epoch
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -331,8 +331,8 @@ fn to_cpu(
         .collect()
 }
 
-/// Lower-case hex SHA-256 and size of a file.
-fn sha256_of_file(path: &Path) -> Result<(String, u64), StoreError> {
+/// Lower-case hex SHA-256 and size of a file (read in a stream, not held in memory).
+pub fn sha256_of_file(path: &Path) -> Result<(String, u64), StoreError> {
     let mut hasher = Sha256::new();
     let bytes = File::open(path)
         .and_then(|mut file| io::copy(&mut file, &mut hasher))

@@ -9,6 +9,6 @@ mod checkpoint;
 mod error;
 
 pub use checkpoint::{
-    Checkpoint, CheckpointStore, LoadOutcome, SkippedCheckpoint, CHECKPOINT_FORMAT,
+    sha256_of_file, Checkpoint, CheckpointStore, LoadOutcome, SkippedCheckpoint, CHECKPOINT_FORMAT,
 };
 pub use error::StoreError;

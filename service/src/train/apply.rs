@@ -57,15 +57,7 @@ mod tests {
 
     use super::*;
     use crate::nn::{AffineVariant, AugmenterKind};
-    use crate::train::model::test_model as model;
-
-    fn images(n: i64, channels: i64) -> Tensor {
-        let count = n * channels * 12 * 10;
-        let values: Vec<f32> = (0..count)
-            .map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0)
-            .collect();
-        Tensor::from_slice(&values).view([n, channels, 12, 10])
-    }
+    use crate::train::model::{test_images as images, test_model as model};
 
     #[test]
     fn a_seed_gives_bit_identical_copies() {

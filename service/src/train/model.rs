@@ -138,6 +138,16 @@ pub(crate) fn test_model(kind: AugmenterKind, channels: usize, seed: u64) -> Mod
     }
 }
 
+/// `n` deterministic standardized images of `test_model`'s size (12 × 10), for tests.
+#[cfg(test)]
+pub(crate) fn test_images(n: i64, channels: i64) -> tch::Tensor {
+    let count = n * channels * 12 * 10;
+    let values: Vec<f32> = (0..count)
+        .map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0)
+        .collect();
+    tch::Tensor::from_slice(&values).view([n, channels, 12, 10])
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tch::{Device, Tensor};
 
 use crate::bilevel::{column_stats, BatchRef, ClassifierState};
 use crate::data::{ImageShape, Normalization};
 use crate::nn::Augmented;
 use crate::store::atomic::write_bytes_atomically;
+use crate::store::sha256_of_file;
 
 use super::apply::augment_standardized;
 use super::error::TrainError;
@@ -169,12 +169,9 @@ struct ModelFingerprint {
     description_sha256: String,
 }
 
+/// Lower-case hex SHA-256 of a file.
 fn sha256_of(path: &Path) -> Result<String, TrainError> {
-    let bytes = std::fs::read(path).map_err(TrainError::io(path))?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(sha256_of_file(path)?.0)
 }
 
 /// Records the fingerprint of the model at `path` in `run_dir` at a run's first start, and at
@@ -244,7 +241,7 @@ mod tests {
     use super::*;
     use crate::nn::{AugmenterKind, Classifier, ClassifierArch};
     use crate::optim::SgdConfig;
-    use crate::train::model::{save_model, test_model};
+    use crate::train::model::{save_model, test_images as images, test_model};
 
     /// `test_model`'s normalization (0.4, 0.3) and image size (12 × 10).
     fn model_shape(channels: usize) -> (Normalization, ImageShape) {
@@ -255,14 +252,6 @@ mod tests {
             },
             ImageShape::new(channels, 12, 10),
         )
-    }
-
-    fn images(n: i64, channels: i64) -> Tensor {
-        let count = n * channels * 12 * 10;
-        let values: Vec<f32> = (0..count)
-            .map(|i| ((i * 37 % 101) as f32) / 50.0 - 1.0)
-            .collect();
-        Tensor::from_slice(&values).view([n, channels, 12, 10])
     }
 
     fn frozen(normalization: &Normalization) -> FrozenAugmenter {
