@@ -12,7 +12,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export AUGMENTD_TEST_PYTHON := $(VIRTUAL_ENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: setup build release test fmt-check lint unit pytest check-deploy bench bench-grpc demo serve
+.PHONY: setup build release test fmt-check lint unit pytest check-deploy bench bench-grpc demo serve quality
 
 setup: .torch-venv/bin/python
 	@bash scripts/setup-tools.sh
@@ -60,6 +60,16 @@ bench: setup
 # Only the gRPC Augment benchmark (loopback vs in-process), written to docs/bench-grpc.md.
 bench-grpc: setup
 	$(CARGO) run --release -p augmentd-bench --bin grpc-augment -- --out docs/bench-grpc.md
+
+# The quality protocol (issue 6): every arm (none, hand-crafted, bilevel-learned, served) at
+# every seed through the release augmentd, then docs/quality.md (+ .svg, .json). Resumable: a
+# stopped run continues. Flags go in QUALITY_ARGS (`--help` lists them), e.g.
+#   make quality QUALITY_ARGS="--budget gpu"
+#   make quality QUALITY_ARGS="--jobs 2 --arms none,handcrafted --seeds 0"
+QUALITY_ARGS ?=
+quality: setup
+	$(CARGO) build --release -p augmentd --bin augmentd
+	$(CARGO) run --release -p augmentd-bench --bin quality -- $(QUALITY_ARGS)
 
 # The service on 127.0.0.1:50051 (metrics on :9090), state under .augmentd/.
 serve: setup

@@ -443,10 +443,37 @@ async fn jobs_start_watch_cancel_and_refuse_bad_configs() {
     })
     .await;
     assert_eq!(c, Code::InvalidArgument, "{m}");
+    let (c, m) = refuse(proto::StartTrainingRequest {
+        config_toml: common::synthetic_toml("small_affine", 1, SIDE, 2, 4),
+        overrides: vec!["data.val_ratio=0".into()],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(c, Code::InvalidArgument, "{m}");
+    assert!(m.contains("data.val_ratio") && m.contains("bilevel"), "{m}");
     let (c, _) = code(client.get_job("job-999999").await.unwrap_err());
     assert_eq!(c, Code::NotFound);
     let (c, _) = code(client.cancel_job("nope").await.unwrap_err());
     assert_eq!(c, Code::NotFound);
+
+    // A run without a validation split: no validation figures on the wire.
+    let plain = client
+        .start_training(proto::StartTrainingRequest {
+            config_toml: common::synthetic_toml("none", 1, SIDE, 1, 4),
+            overrides: vec!["data.val_ratio=0".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let events = common::watch_to_end(&client, &plain.id).await;
+    let end = common::final_job(&events);
+    assert_eq!(end.state(), JobState::Succeeded, "{}", end.failure_reason);
+    let record = end.last_record.unwrap();
+    assert_eq!((record.val_loss, record.val_acc), (None, None));
+    assert!(record
+        .test_acc
+        .is_some_and(|acc| (0.0..=100.0).contains(&acc)));
+    assert!(end.published.is_empty());
     server.shutdown().await.unwrap();
 }
 

@@ -180,7 +180,7 @@ impl Training for MockTraining {
             Event::Epoch(pb::EpochRecord {
                 epoch: 0,
                 train_loss: 1.2,
-                val_acc: 50.0,
+                val_acc: Some(50.0),
                 ..Default::default()
             }),
             Event::Published(pb::ModelVersion {

@@ -4,7 +4,8 @@
 //! control, and restarted produces the records of an uninterrupted run, even when its newest
 //! checkpoint was truncated; and `served` runs, which train a fresh classifier through a learned
 //! run's frozen model (from the library and the CLI, bit for bit, refusing models that do not
-//! fit or changed).
+//! fit or changed); runs without a validation split (`data.val_ratio = 0`), and the test set
+//! evaluated every `output.test_every` epochs.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
@@ -78,7 +79,10 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
         (record.lr - 0.025).abs() < 1e-12,
         "schedule: ×0.5 from epoch 2"
     );
-    assert!(record.train_loss.is_finite() && record.val_loss.is_finite());
+    assert!(record.train_loss.is_finite() && record.val_loss.is_some_and(f64::is_finite));
+    assert!(record
+        .val_acc
+        .is_some_and(|acc| (0.0..=100.0).contains(&acc)));
     assert!((0.0..=100.0).contains(&record.train_acc));
     assert!(record.test_acc.is_some() && record.images_per_second > 0.0);
     assert!(record.augmenter_grad_norm.unwrap() > 0.0);
@@ -118,6 +122,7 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
         "images_per_second",
         "augmenter_grad_norm",
         "transforms",
+        "served",
         "collapsed",
     ] {
         assert!(json.get(field).is_some(), "records.jsonl lacks {field}");
@@ -134,10 +139,25 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
     let model = summary.model.unwrap();
     let loaded = augmentd::train::load_model(&model, tch::Device::Cpu).unwrap();
     assert_eq!(loaded.info.augmenter, "affine_color");
+    assert_eq!(loaded.info.variant, "spread", "the default variant");
     assert_eq!(loaded.info.epoch, EPOCHS - 1);
     let served = loaded.info.served.as_ref().unwrap();
     assert_eq!((served.draws, served.params.len()), (4096, 10));
     assert!(!served.collapsed && served.params.iter().any(|p| p.std > 0.01));
+    // The default variant keeps every parameter's served spread above its floor, after every
+    // epoch and in the published model (1,024 and 4,096 draws: 10 % sampling margin).
+    for stats in summary
+        .records
+        .iter()
+        .map(|r| &r.served)
+        .chain([&served.params])
+    {
+        assert_eq!(stats.len(), 10);
+        for stat in stats {
+            let floor = augmentd::nn::spread_range(&stat.name).floor;
+            assert!(stat.std >= 0.9 * floor, "{stat:?} below the floor {floor}");
+        }
+    }
     assert_eq!(
         summary.served.as_ref(),
         Some(served),
@@ -395,6 +415,151 @@ fn a_stopped_run_resumes_and_models_are_saved_every_k_epochs() {
     }
 }
 
+/// Every training image of the synthetic set (4 classes × 24), in 6 batches of 16.
+const ALL_IMAGES: usize = 96;
+
+/// Runs `config` in `dir`, stopping it through its control once `stop_after_epoch` is
+/// reported; returns the outcome and every event.
+fn run_with_events(
+    config: &RunConfig,
+    dir: &Path,
+    stop_after_epoch: Option<u64>,
+) -> (
+    Result<augmentd::train::RunSummary, TrainError>,
+    Vec<RunEvent>,
+) {
+    let run = TrainingRun::new(config.clone(), dir).unwrap();
+    let control = RunControl::new();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let (run, worker_control) = (&run, &control);
+        let worker = scope.spawn(move || run.run_controlled(Some(&sender), worker_control));
+        let mut events = Vec::new();
+        for event in &receiver {
+            let stop = matches!(&event, RunEvent::Epoch(r) if Some(r.epoch) == stop_after_epoch);
+            events.push(event);
+            if stop {
+                control.request_stop(StopReason::Cancelled);
+            }
+        }
+        (worker.join().unwrap(), events)
+    })
+}
+
+#[test]
+fn a_run_without_validation_trains_on_every_image_and_resumes() {
+    let root = tempfile::tempdir().unwrap();
+    let mut config = RunConfig::from_toml(&config_text("handcrafted")).unwrap();
+    config.data.val_ratio = 0.0;
+    config.epochs = 3;
+    config.augment.baseline = "crop+flip".into();
+
+    let whole = root.path().join("whole");
+    let (summary, events) = run_with_events(&config, &whole, None);
+    let summary = summary.unwrap();
+    assert_eq!(
+        events[0],
+        RunEvent::Started {
+            first_epoch: 0,
+            epochs: 3,
+            steps_per_epoch: ALL_IMAGES / 16
+        }
+    );
+    for epoch in 0..3 {
+        let images: usize = events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::Step {
+                    epoch: e, images, ..
+                } if *e == epoch => Some(*images),
+                _ => None,
+            })
+            .sum();
+        assert_eq!(images, ALL_IMAGES, "epoch {epoch} trains on every image");
+    }
+    assert_eq!(summary.records.len(), 3);
+    for record in &summary.records {
+        assert_eq!(
+            (record.val_loss, record.val_acc),
+            (None, None),
+            "{record:?}"
+        );
+        assert!(record
+            .test_acc
+            .is_some_and(|acc| (0.0..=100.0).contains(&acc)));
+        assert!((0.0..=100.0).contains(&record.train_acc) && record.train_loss > 0.0);
+    }
+    let lines = std::fs::read_to_string(whole.join("records.jsonl")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert!(
+        json["val_loss"].is_null() && json["val_acc"].is_null(),
+        "{json}"
+    );
+    // No validation accuracy, no best epoch; the rest is written as usual.
+    assert!(whole.join("checkpoints/epoch-000002.json").exists());
+    assert!(!whole.join("checkpoints/best.json").exists());
+    assert!(whole.join("accuracy.png").exists());
+    let stored = std::fs::read_to_string(whole.join("config.toml")).unwrap();
+    assert!(
+        stored.contains("val_ratio = 0.0") && !stored.contains("test_every"),
+        "{stored}"
+    );
+
+    // Stopped once epoch 0 is reported, started again: it resumes and ends where the
+    // uninterrupted run did.
+    let stopped = root.path().join("stopped");
+    let (result, _) = run_with_events(&config, &stopped, Some(0));
+    assert!(
+        matches!(result, Err(TrainError::Stopped(StopReason::Cancelled))),
+        "{result:?}"
+    );
+    assert_eq!(records(&stopped).len(), 1);
+    let (resumed, events) = run_with_events(&config, &stopped, None);
+    assert_eq!(resumed.unwrap().resumed_after, Some(0));
+    assert!(matches!(
+        events[0],
+        RunEvent::Started { first_epoch: 1, .. }
+    ));
+    assert_eq!(records(&stopped), records(&whole));
+}
+
+#[test]
+fn the_test_set_is_evaluated_every_k_epochs_and_after_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = RunConfig::from_toml(&config_text("none")).unwrap();
+    config.epochs = 3;
+    config.output.test_every = 2;
+    let summary = TrainingRun::new(config, dir.path())
+        .unwrap()
+        .run(None)
+        .unwrap();
+    let tested: Vec<u64> = summary
+        .records
+        .iter()
+        .filter(|r| r.test_acc.is_some())
+        .map(|r| r.epoch)
+        .collect();
+    assert_eq!(tested, [1, 2]);
+    assert!(summary
+        .records
+        .iter()
+        .all(|r| r.val_acc.is_some_and(|acc| (0.0..=100.0).contains(&acc))));
+    assert!(dir.path().join("checkpoints/best.json").exists());
+    let stored = std::fs::read_to_string(dir.path().join("config.toml")).unwrap();
+    assert!(stored.contains("test_every = 2"), "{stored}");
+    // records.jsonl agrees: null where the test set was skipped.
+    let written: Vec<Option<f64>> = records(dir.path()).iter().map(|r| r.test_acc).collect();
+    assert_eq!(
+        written,
+        summary
+            .records
+            .iter()
+            .map(|r| r.test_acc)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(written[0], None);
+}
+
 /// A learned `small_affine` run of one epoch in `root/learned`; returns its final model.
 fn learned_model(root: &Path) -> PathBuf {
     let mut config = RunConfig::from_toml(&config_text("small_affine")).unwrap();
@@ -461,7 +626,7 @@ fn a_served_run_trains_a_fresh_classifier_through_a_frozen_model() {
     let served = model.info.served.as_ref().unwrap();
     for record in &summary.records {
         assert_eq!(record.augmenter_grad_norm, None);
-        assert!(record.test_acc.is_some() && record.val_acc.is_finite());
+        assert!(record.test_acc.is_some() && record.val_acc.is_some_and(f64::is_finite));
         assert!(record.train_loss.is_finite() && record.train_loss > 0.0);
         assert!(!record.collapsed);
         let names: Vec<&str> = record.transforms.iter().map(|t| t.name.as_str()).collect();

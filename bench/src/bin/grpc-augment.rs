@@ -276,6 +276,7 @@ fn publish_model(dir: &std::path::Path, engine: &augmentd::engine::Engine) -> Re
     let info = ModelInfo {
         format: MODEL_FORMAT.into(),
         augmenter: AugmenterKind::AffineColor.name(),
+        variant: augmenter.variant().name().into(),
         mean: vec![0.49, 0.48, 0.45],
         std: vec![0.25, 0.24, 0.26],
         bound: None,

@@ -153,7 +153,9 @@ def train_augmenter(args: argparse.Namespace) -> None:
 
         def show(event: object) -> None:
             if isinstance(event, EpochRecord):
-                print(f"  augmenter epoch {event.epoch}: val acc {event.val_acc:.1f} %, {event.seconds:.1f} s")
+                # val_acc is absent for runs without a validation split (data.val_ratio = 0).
+                val = f"{event.val_acc:.1f} %" if event.HasField("val_acc") else "-"
+                print(f"  augmenter epoch {event.epoch}: val acc {val}, {event.seconds:.1f} s")
 
         final = client.wait(job.id, on_event=show)
         if state_name(final.state) != "SUCCEEDED":

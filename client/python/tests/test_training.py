@@ -38,6 +38,7 @@ def test_start_watch_publish_and_augment(client: Client, colour_model: str) -> N
     records = [e for e in events if isinstance(e, EpochRecord)]
     assert [r.epoch for r in records] == [0, 1]
     for record in records:
+        assert record.HasField("val_loss") and record.HasField("val_acc")
         assert math.isfinite(record.train_loss) and math.isfinite(record.val_loss)
         assert 0 <= record.val_acc <= 100 and record.seconds > 0
         assert {t.name for t in record.transforms} >= {"a11", "tx", "ty"}
@@ -86,6 +87,25 @@ def test_activate_and_delete(client: Client) -> None:
     assert missing.value.code == grpc.StatusCode.NOT_FOUND
 
 
+def test_a_run_without_validation_split_sends_no_validation_figures(client: Client) -> None:
+    job = client.start_training(
+        config_toml=synthetic_toml("none", 1, SIDE, 2, seed=9),
+        overrides=["data.val_ratio=0", "output.test_every=2"],
+    )
+    final = client.wait(job.id, timeout=300)
+    assert state_name(final.state) == "SUCCEEDED", final.failure_reason
+    records = [e for e in client.watch(job.id, steps=False) if isinstance(e, EpochRecord)]
+    assert [r.epoch for r in records] == [0, 1]
+    for record in records:
+        assert not record.HasField("val_loss") and not record.HasField("val_acc")
+        assert 0 <= record.train_acc <= 100
+    # Tested after every second epoch only (and after the last, here the same one).
+    assert [r.HasField("test_acc") for r in records] == [False, True]
+    assert 0 <= records[1].test_acc <= 100
+    assert final.HasField("last_record") and not final.last_record.HasField("val_acc")
+    assert list(final.published) == []
+
+
 def test_a_bad_configuration_names_the_key(client: Client) -> None:
     with pytest.raises(InvalidArgumentError) as raised:
         client.start_training(config_toml=synthetic_toml("small_affine", 1, SIDE, 2, 4) + "\nsurprise = 1\n")
@@ -93,6 +113,9 @@ def test_a_bad_configuration_names_the_key(client: Client) -> None:
     with pytest.raises(InvalidArgumentError) as raised:
         client.start_training(config_toml=synthetic_toml("small_affine", 1, SIDE, 2, 4), overrides=["classifier.lr=-1"])
     assert "classifier.lr" in raised.value.message
+    with pytest.raises(InvalidArgumentError) as raised:
+        client.start_training(config_toml=synthetic_toml("small_affine", 1, SIDE, 2, 4), overrides=["data.val_ratio=0"])
+    assert "data.val_ratio" in raised.value.message and "bilevel" in raised.value.message
     with pytest.raises(NotFoundError):
         client.get_job("job-999999")
 

@@ -23,24 +23,30 @@ pub struct TrainArgs {
     /// run there is resumed.
     #[arg(long, env = "AUGMENTD_RUN_DIR")]
     run_dir: PathBuf,
+    /// The augmenter network of a learned mode: `spread` (the default) or `reference` (the
+    /// method as published); the same as `--set augment.variant=NAME`.
+    #[arg(long, value_name = "NAME")]
+    augmenter_variant: Option<String>,
     /// No progress bar (plain lines per epoch), for logs.
     #[arg(long, env = "AUGMENTD_QUIET")]
     quiet: bool,
 }
 
-fn percent(value: Option<f64>) -> String {
-    value.map_or("-".into(), |v| format!("{v:.2}"))
+/// `value` with `decimals` decimals, or `-` when it was not measured (no validation split,
+/// no test evaluation this epoch).
+fn optional(value: Option<f64>, decimals: usize) -> String {
+    value.map_or("-".into(), |v| format!("{v:.decimals$}"))
 }
 
 fn summary_line(r: &EpochRecord) -> String {
     format!(
-        "{:>5}  {:>10.4}  {:>8.4}  {:>9.2}  {:>7.2}  {:>8}  {:>8.5}  {:>7.1}",
+        "{:>5}  {:>10.4}  {:>8}  {:>9.2}  {:>7}  {:>8}  {:>8.5}  {:>7.1}",
         r.epoch,
         r.train_loss,
-        r.val_loss,
+        optional(r.val_loss, 4),
         r.train_acc,
-        r.val_acc,
-        percent(r.test_acc),
+        optional(r.val_acc, 2),
+        optional(r.test_acc, 2),
         r.lr,
         r.seconds
     )
@@ -48,7 +54,11 @@ fn summary_line(r: &EpochRecord) -> String {
 
 /// Runs `augmentd train`.
 pub fn run(args: TrainArgs) -> Result<()> {
-    let config = RunConfig::load(args.preset.as_deref(), args.config.as_deref(), &args.sets)?;
+    let mut sets = args.sets;
+    if let Some(variant) = args.augmenter_variant {
+        sets.push(format!("augment.variant={variant}"));
+    }
+    let config = RunConfig::load(args.preset.as_deref(), args.config.as_deref(), &sets)?;
     let run = TrainingRun::new(config, &args.run_dir)?;
     let (sender, events) = mpsc::channel();
     let worker = std::thread::Builder::new()
@@ -97,10 +107,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
             }
             RunEvent::Epoch(record) => {
                 last = format!(
-                    "  acc train {:.1} val {:.1} test {}",
+                    "  acc train {:.1} val {} test {}",
                     record.train_acc,
-                    record.val_acc,
-                    percent(record.test_acc)
+                    optional(record.val_acc, 1),
+                    optional(record.test_acc, 2)
                 );
                 if args.quiet {
                     println!("{}", summary_line(&record));
@@ -164,4 +174,42 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_lines_show_a_dash_for_what_was_not_measured() {
+        let record = EpochRecord {
+            epoch: 2,
+            train_loss: 0.5,
+            val_loss: Some(0.75),
+            train_acc: 81.25,
+            val_acc: Some(79.5),
+            test_acc: None,
+            lr: 0.05,
+            seconds: 12.34,
+            images_per_second: 100.0,
+            augmenter_grad_norm: None,
+            transforms: Vec::new(),
+            served: Vec::new(),
+            collapsed: false,
+        };
+        assert_eq!(
+            summary_line(&record),
+            "    2      0.5000    0.7500      81.25    79.50         -   0.05000     12.3"
+        );
+        let no_val = EpochRecord {
+            val_loss: None,
+            val_acc: None,
+            test_acc: Some(77.0),
+            ..record
+        };
+        assert_eq!(
+            summary_line(&no_val),
+            "    2      0.5000         -      81.25        -     77.00   0.05000     12.3"
+        );
+    }
 }

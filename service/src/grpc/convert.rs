@@ -8,7 +8,7 @@ use crate::engine::{
     AugmentOutput, AugmentParams, EngineError, JobRecord, JobState, JobUpdate, Layout, ModelView,
     PixelType, RawBatch, StepProgress, TrainingRequest,
 };
-use crate::train::EpochRecord;
+use crate::train::{EpochRecord, TransformStat};
 
 /// Checks an AugmentRequest's fields and batch (not yet against a model).
 pub fn augment_params(
@@ -177,16 +177,21 @@ pub fn epoch_record(r: &EpochRecord) -> pb::EpochRecord {
         seconds: r.seconds,
         images_per_second: r.images_per_second,
         augmenter_grad_norm: r.augmenter_grad_norm,
-        transforms: r
-            .transforms
-            .iter()
-            .map(|t| pb::TransformStat {
-                name: t.name.clone(),
-                mean: t.mean,
-                std: t.std,
-            })
-            .collect(),
+        transforms: transform_stats(&r.transforms),
+        served: transform_stats(&r.served),
+        collapsed: r.collapsed,
     }
+}
+
+fn transform_stats(stats: &[TransformStat]) -> Vec<pb::TransformStat> {
+    stats
+        .iter()
+        .map(|t| pb::TransformStat {
+            name: t.name.clone(),
+            mean: t.mean,
+            std: t.std,
+        })
+        .collect()
 }
 
 /// A job on the wire.
@@ -307,6 +312,54 @@ mod tests {
             ..request()
         });
         assert!(e.starts_with("sampling: unknown value 7"), "{e}");
+    }
+
+    #[test]
+    fn validation_figures_are_absent_on_the_wire_without_a_split() {
+        let record = EpochRecord {
+            epoch: 4,
+            train_loss: 0.5,
+            val_loss: Some(0.75),
+            train_acc: 90.0,
+            val_acc: Some(87.5),
+            test_acc: None,
+            lr: 0.1,
+            seconds: 1.0,
+            images_per_second: 10.0,
+            augmenter_grad_norm: None,
+            transforms: Vec::new(),
+            served: vec![TransformStat {
+                name: "tx".into(),
+                mean: 0.25,
+                std: 0.0,
+            }],
+            collapsed: true,
+        };
+        let wire = epoch_record(&record);
+        assert_eq!(
+            (wire.val_loss, wire.val_acc, wire.test_acc),
+            (Some(0.75), Some(87.5), None)
+        );
+        // The served distribution and the collapse flag travel with the record.
+        assert!(wire.collapsed);
+        assert_eq!(
+            wire.served,
+            vec![pb::TransformStat {
+                name: "tx".into(),
+                mean: 0.25,
+                std: 0.0
+            }]
+        );
+        let wire = epoch_record(&EpochRecord {
+            val_loss: None,
+            val_acc: None,
+            test_acc: Some(80.0),
+            ..record
+        });
+        assert_eq!(
+            (wire.epoch, wire.val_loss, wire.val_acc, wire.test_acc),
+            (4, None, None, Some(80.0))
+        );
     }
 
     #[test]

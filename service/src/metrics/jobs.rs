@@ -26,25 +26,33 @@ impl Metrics {
         t.epoch.with_label_values(&[job]).set(saturating_i64(epoch));
     }
 
-    /// Records a finished epoch of `job`: losses, accuracies (`split="test"` only when there
-    /// is a test set), throughput, the augmenter's gradient norm and transform statistics
-    /// (series absent when the snapshot has none), the collapse flag, and
-    /// `augmentd_training_epochs_completed` = `record.epoch + 1`.
+    /// Records a finished epoch of `job`: losses, accuracies (`split="val"` series absent
+    /// when the run has no validation split; `split="test"` holding the last evaluation, absent
+    /// until the first and when there is no test set), throughput, the augmenter's gradient
+    /// norm and transform statistics (series absent when the snapshot has none), the collapse
+    /// flag, and `augmentd_training_epochs_completed` = `record.epoch + 1`.
     pub fn job_epoch(&self, job: &str, record: &EpochSnapshot) {
         let t = &self.training;
         t.loss
             .with_label_values(&[job, "train"])
             .set(record.train_loss);
-        t.loss.with_label_values(&[job, "val"]).set(record.val_loss);
         t.accuracy
             .with_label_values(&[job, "train"])
             .set(record.train_acc);
-        t.accuracy
-            .with_label_values(&[job, "val"])
-            .set(record.val_acc);
-        match record.test_acc {
-            Some(acc) => t.accuracy.with_label_values(&[job, "test"]).set(acc),
-            None => remove_series(&t.accuracy, &[job, "test"]),
+        match (record.val_loss, record.val_acc) {
+            (Some(loss), Some(acc)) => {
+                t.loss.with_label_values(&[job, "val"]).set(loss);
+                t.accuracy.with_label_values(&[job, "val"]).set(acc);
+            }
+            _ => {
+                remove_series(&t.loss, &[job, "val"]);
+                remove_series(&t.accuracy, &[job, "val"]);
+            }
+        }
+        // An epoch that skipped the test set (`output.test_every`) leaves the last
+        // evaluation standing rather than making the series flicker in and out.
+        if let Some(acc) = record.test_acc {
+            t.accuracy.with_label_values(&[job, "test"]).set(acc);
         }
         t.images_per_second
             .with_label_values(&[job])
@@ -244,7 +252,11 @@ mod tests {
         };
         m.job_epoch(JOB, &fixed);
         let t = m.encode();
-        assert_eq!(series(&t, "augmentd_training_accuracy_percent").len(), 2);
+        let split = |s| [("job_id", JOB), ("split", s)];
+        let acc = "augmentd_training_accuracy_percent";
+        assert_eq!(series(&t, acc).len(), 3);
+        // An epoch without a test evaluation keeps the last one.
+        assert_eq!(value(&t, acc, &split("test")), Some(77.0));
         assert!(series(&t, "augmentd_training_augmenter_grad_norm").is_empty());
         assert_eq!(series(&t, "augmentd_training_transform_mean").len(), 1);
         assert_eq!(series(&t, "augmentd_training_transform_std").len(), 1);
@@ -252,6 +264,41 @@ mod tests {
         assert_eq!(value(&t, "augmentd_training_collapsed", &job), Some(0.0));
         let done = value(&t, "augmentd_training_epochs_completed", &job);
         assert_eq!(done, Some(4.0));
+    }
+
+    #[test]
+    fn a_run_without_validation_exports_no_val_series() {
+        let m = Metrics::new();
+        let no_val = EpochSnapshot {
+            val_loss: None,
+            val_acc: None,
+            test_acc: None,
+            ..snapshot()
+        };
+        m.job_epoch(JOB, &no_val);
+        let t = m.encode();
+        let split = |s| [("job_id", JOB), ("split", s)];
+        let acc = "augmentd_training_accuracy_percent";
+        assert_eq!(series(&t, acc).len(), 1, "{t}");
+        assert_eq!(value(&t, acc, &split("train")), Some(81.5));
+        assert_eq!(series(&t, "augmentd_training_loss").len(), 1, "{t}");
+        assert_eq!(
+            value(&t, "augmentd_training_loss", &split("train")),
+            Some(0.75)
+        );
+        // Its next epoch is tested: the test series appears, still no validation one.
+        m.job_epoch(
+            JOB,
+            &EpochSnapshot {
+                epoch: 3,
+                test_acc: Some(70.5),
+                ..no_val
+            },
+        );
+        let t = m.encode();
+        assert_eq!(value(&t, acc, &split("test")), Some(70.5));
+        assert_eq!(value(&t, acc, &split("val")), None);
+        assert_eq!(series(&t, acc).len(), 2);
     }
 
     #[test]

@@ -201,9 +201,9 @@ mod tests {
             &EpochSnapshot {
                 epoch: 0,
                 train_loss: 1.0,
-                val_loss: 1.0,
+                val_loss: Some(1.0),
                 train_acc: 50.0,
-                val_acc: 50.0,
+                val_acc: Some(50.0),
                 test_acc: Some(50.0),
                 images_per_second: 100.0,
                 augmenter_grad_norm: Some(0.1),

@@ -9,13 +9,13 @@ pub struct EpochSnapshot {
     pub epoch: u64,
     /// Mean training loss of the epoch's steps.
     pub train_loss: f64,
-    /// Loss on the validation split after the epoch.
-    pub val_loss: f64,
+    /// Loss on the validation split after the epoch, when the run has one.
+    pub val_loss: Option<f64>,
     /// Accuracy (%) on the training split.
     pub train_acc: f64,
-    /// Accuracy (%) on the validation split.
-    pub val_acc: f64,
-    /// Accuracy (%) on the test set, when there is one.
+    /// Accuracy (%) on the validation split, when the run has one.
+    pub val_acc: Option<f64>,
+    /// Accuracy (%) on the test set, when it was evaluated after this epoch.
     pub test_acc: Option<f64>,
     /// Training images per second during the epoch's steps.
     pub images_per_second: f64,
@@ -59,9 +59,9 @@ mod tests {
         let record = EpochRecord {
             epoch: 2,
             train_loss: 0.75,
-            val_loss: 0.875,
+            val_loss: Some(0.875),
             train_acc: 81.5,
-            val_acc: 78.25,
+            val_acc: Some(78.25),
             test_acc: Some(77.0),
             lr: 0.1,
             seconds: 9.0,
@@ -79,6 +79,7 @@ mod tests {
                     std: 1.5,
                 },
             ],
+            served: Vec::new(),
             collapsed: true,
         };
         assert_eq!(EpochSnapshot::from_record(&record), sample_snapshot());

@@ -90,9 +90,9 @@ pub(super) fn sample_snapshot() -> EpochSnapshot {
     EpochSnapshot {
         epoch: 2,
         train_loss: 0.75,
-        val_loss: 0.875,
+        val_loss: Some(0.875),
         train_acc: 81.5,
-        val_acc: 78.25,
+        val_acc: Some(78.25),
         test_acc: Some(77.0),
         images_per_second: 1234.5,
         augmenter_grad_norm: Some(0.125),

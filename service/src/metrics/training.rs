@@ -124,7 +124,8 @@ impl TrainingMetrics {
                 "augmentd_training_accuracy_percent",
                 gauge(
                     "augmentd_training_accuracy_percent",
-                    "A job's accuracy (0-100) after its last epoch, by split.",
+                    "A job's accuracy (0-100) after its last epoch, by split (test: its last \
+                     evaluation; no val series without a validation split).",
                     &["job_id", "split"],
                 ),
             )?,

@@ -1,6 +1,6 @@
 //! The affine part of the augmenters: from the network's raw outputs to 2×3 matrices (per
 //! variant, as the reference builds them), the optional bound, and the differentiable warp
-//! (affine grid + bilinear sampling, align_corners = true, zero padding).
+//! (affine grid + bilinear sampling, align_corners = true, zero or border padding).
 use tch::{Device, Kind, Tensor};
 
 use super::error::NnResult;
@@ -77,12 +77,77 @@ pub fn bound_matrix(matrix: &Tensor, bound: f64) -> NnResult<Tensor> {
     Ok(eye.f_add(&deviation.f_mul_scalar(bound)?)?)
 }
 
+/// What a warp samples outside the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    /// 0 (the reference; the augmenters warp mean-centred images, so 0 is the mean colour).
+    Zeros,
+    /// The nearest border pixel (the `spread` variant).
+    Border,
+}
+
 /// Warps `x` [B, C, H, W] by `matrix` [B, 2, 3] (output pixel p samples input at A·p in
-/// normalized coordinates). Outside the image the result is 0.
-pub fn warp(x: &Tensor, matrix: &Tensor) -> NnResult<Tensor> {
+/// normalized coordinates), filling outside the image as `padding` says.
+pub fn warp(x: &Tensor, matrix: &Tensor, padding: Padding) -> NnResult<Tensor> {
     let grid = Tensor::f_affine_grid_generator(matrix, x.size(), true)?;
-    // 0 = bilinear interpolation, 0 = zero padding.
-    Ok(x.f_grid_sampler(&grid, 0, 0, true)?)
+    // grid_sampler: interpolation 0 = bilinear; padding 0 = zeros, 1 = border.
+    let mode = match padding {
+        Padding::Zeros => 0,
+        Padding::Border => 1,
+    };
+    Ok(x.f_grid_sampler(&grid, 0, mode, true)?)
+}
+
+/// Matrices [B, 2, 3] from the `spread` variant's parameters [B, P] of a `small_affine`
+/// network, every one an offset from the identity: the translation column, the diagonal, the
+/// 2×2 block or the whole matrix.
+pub fn spread_matrix(variant: AffineVariant, offsets: &Tensor) -> NnResult<Tensor> {
+    let n = offsets.size()[0];
+    let zeros = |cols: i64| Tensor::f_zeros([n, cols], (offsets.kind(), offsets.device()));
+    let full = match variant {
+        AffineVariant::Affine => offsets.shallow_clone(),
+        AffineVariant::Translation => {
+            let z = zeros(1)?;
+            Tensor::f_cat(
+                &[
+                    &z,
+                    &z,
+                    &offsets.f_narrow(1, 0, 1)?,
+                    &z,
+                    &z,
+                    &offsets.f_narrow(1, 1, 1)?,
+                ],
+                1,
+            )?
+        }
+        AffineVariant::Scale => {
+            let z = zeros(1)?;
+            Tensor::f_cat(
+                &[
+                    &offsets.f_narrow(1, 0, 1)?,
+                    &z,
+                    &z,
+                    &z,
+                    &offsets.f_narrow(1, 1, 1)?,
+                    &z,
+                ],
+                1,
+            )?
+        }
+        AffineVariant::Rotation => {
+            let z = zeros(1)?;
+            Tensor::f_cat(
+                &[
+                    &offsets.f_narrow(1, 0, 2)?,
+                    &z,
+                    &offsets.f_narrow(1, 2, 2)?,
+                    &z,
+                ],
+                1,
+            )?
+        }
+    };
+    offset_matrix(&full.f_view([n, 2, 3])?)
 }
 
 #[cfg(test)]
@@ -128,14 +193,44 @@ mod tests {
     }
 
     #[test]
+    fn spread_matrices_offset_the_identity() {
+        let two = Tensor::from_slice(&[0.1f64, -0.2]).view([1, 2]);
+        let t = values(&spread_matrix(AffineVariant::Translation, &two).unwrap());
+        assert_eq!(t, vec![1.0, 0.0, 0.1, 0.0, 1.0, -0.2]);
+        let s = values(&spread_matrix(AffineVariant::Scale, &two).unwrap());
+        assert_eq!(s, vec![1.1, 0.0, 0.0, 0.0, 0.8, 0.0]);
+        let four = Tensor::from_slice(&[0.1f64, 0.2, 0.3, 0.4]).view([1, 4]);
+        let r = values(&spread_matrix(AffineVariant::Rotation, &four).unwrap());
+        assert_eq!(r, vec![1.1, 0.2, 0.0, 0.3, 1.4, 0.0]);
+        let six = Tensor::from_slice(&[0.1f64, 0.2, 0.3, 0.4, 0.5, 0.6]).view([1, 6]);
+        let a = values(&spread_matrix(AffineVariant::Affine, &six).unwrap());
+        assert_eq!(a, vec![1.1, 0.2, 0.3, 0.4, 1.5, 0.6]);
+    }
+
+    #[test]
+    fn border_padding_repeats_the_edge() {
+        let x = Tensor::arange(16, (Kind::Double, Device::Cpu)).view([1, 1, 4, 4]);
+        // One pixel to the right: the last column repeats the edge instead of 0.
+        let m = Tensor::from_slice(&[1.0f64, 0.0, 2.0 / 3.0, 0.0, 1.0, 0.0]).view([1, 2, 3]);
+        let shifted = values(&warp(&x, &m, Padding::Border).unwrap());
+        assert!((shifted[2] - 3.0).abs() < 1e-9, "{shifted:?}");
+        assert!((shifted[3] - 3.0).abs() < 1e-9, "{shifted:?}");
+    }
+
+    #[test]
     fn warp_identity_and_translation() {
         let x = Tensor::arange(16, (Kind::Double, Device::Cpu)).view([1, 1, 4, 4]);
-        let same = warp(&x, &identity(1, Kind::Double, Device::Cpu).unwrap()).unwrap();
+        let same = warp(
+            &x,
+            &identity(1, Kind::Double, Device::Cpu).unwrap(),
+            Padding::Zeros,
+        )
+        .unwrap();
         assert!((same - &x).abs().max().double_value(&[]) < 1e-12);
         // With align_corners, a shift of 2/3 in normalized x is one pixel on a 4-wide image:
         // output column j samples input column j+1, and the last column falls outside (0).
         let m = Tensor::from_slice(&[1.0f64, 0.0, 2.0 / 3.0, 0.0, 1.0, 0.0]).view([1, 2, 3]);
-        let shifted = values(&warp(&x, &m).unwrap());
+        let shifted = values(&warp(&x, &m, Padding::Zeros).unwrap());
         assert!((shifted[0] - 1.0).abs() < 1e-9 && (shifted[2] - 3.0).abs() < 1e-9);
         assert!(shifted[3].abs() < 1e-9, "{shifted:?}");
     }

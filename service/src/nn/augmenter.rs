@@ -14,11 +14,16 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use tch::{Device, Kind, Tensor};
 
-use super::affine::{bound_matrix, offset_matrix, variant_matrix, warp, AffineVariant};
+use super::affine::{
+    bound_matrix, offset_matrix, spread_matrix, variant_matrix, warp, AffineVariant, Padding,
+};
 use super::color::ColorOp;
 use super::error::{NnError, NnResult};
 use super::init::NetBuilder;
 use super::params::ParamSet;
+use super::variant::{
+    spread_parameters, spread_range, AugmenterVariant, LEAKY_SLOPE, SPREAD_HEAD_INIT_SCALE,
+};
 
 /// Dropout probability of the augmenter's hidden layers (the reference's 0.2).
 pub const DROPOUT: f64 = 0.2;
@@ -52,11 +57,34 @@ impl AugmenterKind {
         }
     }
 
-    /// Layer widths: noise, hidden 1, hidden 2, outputs.
+    /// Layer widths of the reference: noise, hidden 1, hidden 2, outputs (one per
+    /// transformation parameter).
     fn widths(self) -> [i64; 4] {
         match self {
             Self::SmallAffine(v) => [6, 6, 60, v.outputs()],
             Self::AffineColor => [10, 10, 100, 10],
+        }
+    }
+
+    /// Names of the transformation parameters the network outputs, in order.
+    fn output_names(self) -> &'static [&'static str] {
+        match self {
+            Self::SmallAffine(AffineVariant::Affine) => &["a11", "a12", "tx", "a21", "a22", "ty"],
+            Self::SmallAffine(AffineVariant::Translation) => &["tx", "ty"],
+            Self::SmallAffine(AffineVariant::Scale) => &["a11", "a22"],
+            Self::SmallAffine(AffineVariant::Rotation) => &["a11", "a12", "a21", "a22"],
+            Self::AffineColor => &[
+                "a11",
+                "a12",
+                "tx",
+                "a21",
+                "a22",
+                "ty",
+                "brightness",
+                "shift",
+                "saturation",
+                "hue",
+            ],
         }
     }
 
@@ -108,6 +136,9 @@ pub struct AugmentNoise {
     pub dropout: Option<[Tensor; 2]>,
     /// The order of the colour operations for this batch (empty for `small_affine`).
     pub color_order: Vec<ColorOp>,
+    /// Unit-variance noise ε ~ U(−√3, √3) [B, P] of the `spread` variant's reparametrized
+    /// sample (`None` for the reference).
+    pub spread: Option<Tensor>,
 }
 
 /// An augmented batch.
@@ -120,10 +151,12 @@ pub struct Augmented {
     pub transform: Tensor,
 }
 
-/// An augmenter: its kind, the image normalization it undoes and redoes, and an optional bound.
+/// An augmenter: its kind and variant, the image normalization it undoes and redoes, and an
+/// optional bound.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Augmenter {
     kind: AugmenterKind,
+    variant: AugmenterVariant,
     channels: i64,
     mean: Vec<f64>,
     std: Vec<f64>,
@@ -162,6 +195,7 @@ impl Augmenter {
         }
         Ok(Self {
             kind,
+            variant: AugmenterVariant::Reference,
             channels,
             mean,
             std,
@@ -169,9 +203,30 @@ impl Augmenter {
         })
     }
 
+    /// The same augmenter with the network of `variant` (a new one is the `reference`).
+    pub fn with_variant(mut self, variant: AugmenterVariant) -> Self {
+        self.variant = variant;
+        self
+    }
+
     /// The kind.
     pub fn kind(&self) -> AugmenterKind {
         self.kind
+    }
+
+    /// The variant.
+    pub fn variant(&self) -> AugmenterVariant {
+        self.variant
+    }
+
+    /// The network's output width: one value per transformation parameter, two (mean and
+    /// spread) under the `spread` variant.
+    fn output_width(&self) -> i64 {
+        let outputs = self.kind.widths()[3];
+        match self.variant {
+            AugmenterVariant::Reference => outputs,
+            AugmenterVariant::Spread => 2 * outputs,
+        }
     }
 
     /// Image channels.
@@ -193,12 +248,20 @@ impl Augmenter {
         names
     }
 
-    /// Fresh weights θ with PyTorch's default initialisation, drawn from `seed`.
+    /// Fresh weights θ drawn from `seed`: PyTorch's default initialisation, except the
+    /// `spread` variant's output layer (small weights, zero bias: identity-centred means,
+    /// spreads in the middle of their range).
     pub fn init(&self, seed: u64, kind: Kind, device: Device) -> NnResult<ParamSet> {
         let mut net = NetBuilder::new(seed, kind, device);
         let w = self.kind.widths();
-        for (i, name) in self.kind.layer_names().iter().enumerate() {
-            net.linear(name, w[i], w[i + 1])?;
+        let [l1, l2, l3] = self.kind.layer_names();
+        net.linear(l1, w[0], w[1])?;
+        net.linear(l2, w[1], w[2])?;
+        match self.variant {
+            AugmenterVariant::Reference => net.linear(l3, w[2], w[3])?,
+            AugmenterVariant::Spread => {
+                net.linear_head(l3, w[2], self.output_width(), SPREAD_HEAD_INIT_SCALE)?
+            }
         }
         Ok(net.finish().0)
     }
@@ -228,6 +291,11 @@ impl Augmenter {
         } else {
             None
         };
+        let root3 = 3f64.sqrt();
+        let spread = match self.variant {
+            AugmenterVariant::Reference => None,
+            AugmenterVariant::Spread => Some(draw(w[3], &mut |r| r.random_range(-root3..root3))?),
+        };
         let mut color_order = Vec::new();
         if self.kind == AugmenterKind::AffineColor {
             color_order = ColorOp::applicable(self.channels).to_vec();
@@ -237,6 +305,7 @@ impl Augmenter {
             z,
             dropout,
             color_order,
+            spread,
         })
     }
 
@@ -254,12 +323,31 @@ impl Augmenter {
                 None => x,
             })
         };
-        let h = masked(linear(&noise.z, l1)?.f_relu()?, 0)?;
-        let h = masked(linear(&h, l2)?.f_relu()?, 1)?;
+        let activate = |x: Tensor| -> NnResult<Tensor> {
+            Ok(match self.variant {
+                AugmenterVariant::Reference => x.f_relu()?,
+                AugmenterVariant::Spread => x.f_maximum(&x.f_mul_scalar(LEAKY_SLOPE)?)?,
+            })
+        };
+        let h = masked(activate(linear(&noise.z, l1)?)?, 0)?;
+        let h = masked(activate(linear(&h, l2)?)?, 1)?;
         let out = linear(&h, l3)?;
-        Ok(match self.kind {
-            AugmenterKind::AffineColor => out.f_tanh()?,
-            AugmenterKind::SmallAffine(_) => out,
+        Ok(match (self.variant, self.kind) {
+            (AugmenterVariant::Reference, AugmenterKind::AffineColor) => out.f_tanh()?,
+            (AugmenterVariant::Reference, AugmenterKind::SmallAffine(_)) => out,
+            (AugmenterVariant::Spread, kind) => {
+                let eps = noise.spread.as_ref().ok_or_else(|| {
+                    NnError::InvalidConfig(
+                        "the spread variant needs the noise of its own sample_noise".into(),
+                    )
+                })?;
+                let ranges: Vec<_> = kind
+                    .output_names()
+                    .iter()
+                    .map(|n| spread_range(n))
+                    .collect();
+                spread_parameters(&out, eps, &ranges)?
+            }
         })
     }
 
@@ -287,12 +375,21 @@ impl Augmenter {
             });
         }
         let params = self.parameters(theta, noise)?;
-        let (matrix, color) = match self.kind {
-            AugmenterKind::SmallAffine(variant) => (variant_matrix(variant, &params)?, None),
-            AugmenterKind::AffineColor => (
+        let (matrix, color) = match (self.kind, self.variant) {
+            (AugmenterKind::SmallAffine(v), AugmenterVariant::Reference) => {
+                (variant_matrix(v, &params)?, None)
+            }
+            (AugmenterKind::SmallAffine(v), AugmenterVariant::Spread) => {
+                (spread_matrix(v, &params)?, None)
+            }
+            (AugmenterKind::AffineColor, _) => (
                 offset_matrix(&params.f_narrow(1, 0, 6)?.f_view([batch, 2, 3])?)?,
                 Some(params.f_narrow(1, 6, 4)?),
             ),
+        };
+        let padding = match self.variant {
+            AugmenterVariant::Reference => Padding::Zeros,
+            AugmenterVariant::Spread => Padding::Border,
         };
         let matrix = match self.bound {
             Some(b) => bound_matrix(&matrix, b)?,
@@ -301,7 +398,7 @@ impl Augmenter {
         let mean = self.channel_view(&self.mean, x)?;
         let std = self.channel_view(&self.std, x)?;
         // Multiplying by std makes 0 the mean colour, so zero padding fills with the mean.
-        let warped = warp(&x.f_mul(&std)?, &matrix)?;
+        let warped = warp(&x.f_mul(&std)?, &matrix, padding)?;
         let images = match &color {
             None => warped.f_div(&std)?,
             Some(c) => {

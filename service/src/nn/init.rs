@@ -92,6 +92,22 @@ impl NetBuilder {
         self.param(format!("{prefix}.bias"), bias)
     }
 
+    /// A linear layer like [`Self::linear`] but with weights U(±`scale`/√in) and a zero bias:
+    /// an output layer that starts near zero.
+    pub fn linear_head(
+        &mut self,
+        prefix: &str,
+        inputs: i64,
+        outputs: i64,
+        scale: f64,
+    ) -> NnResult<()> {
+        let bound = scale / (inputs as f64).sqrt();
+        let weight = self.uniform(&[outputs, inputs], bound)?;
+        let bias = self.constant(&[outputs], 0.0)?;
+        self.param(format!("{prefix}.weight"), weight)?;
+        self.param(format!("{prefix}.bias"), bias)
+    }
+
     /// The finished `(parameters, buffers)`.
     pub fn finish(self) -> (ParamSet, ParamSet) {
         (self.params, self.buffers)

@@ -9,6 +9,7 @@ mod layers;
 mod params;
 mod resnet;
 mod small_cnn;
+mod variant;
 
 pub use affine::AffineVariant;
 pub use augmenter::{AugmentNoise, Augmented, Augmenter, AugmenterKind, DROPOUT};
@@ -17,3 +18,4 @@ pub use color::{hsv_to_rgb, rgb_to_hsv, ColorOp};
 pub use error::{torch_message, NnError, NnResult};
 pub use layers::Weights;
 pub use params::ParamSet;
+pub use variant::{spread_range, AugmenterVariant, SpreadRange};

@@ -11,7 +11,7 @@ use super::model::model_files;
 use super::presets::{preset_toml, PRESET_NAMES};
 use crate::data::{Baseline, DEFAULT_VAL_RATIO};
 use crate::device::DeviceSpec;
-use crate::nn::{AugmenterKind, ClassifierArch};
+use crate::nn::{AugmenterKind, AugmenterVariant, ClassifierArch};
 
 /// A configuration problem, named by its key (`classifier.lr`) or its source (a file).
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -89,7 +89,9 @@ pub struct DataConfig {
     /// Keep this many training images per class (class-balanced, seeded).
     #[serde(default)]
     pub per_class: Option<usize>,
-    /// Share of the training set held out for validation (stratified, seeded).
+    /// Share of the training set held out for validation (stratified, seeded), in [0, 1).
+    /// 0: no validation split, every training image is trained on (modes that need no
+    /// validation batches only: `none`, `handcrafted`, `served`).
     #[serde(default = "default_val_ratio")]
     pub val_ratio: f64,
     /// `computed` (from the training split), `cifar10`, `cifar100`, `mnist`, `fashion-mnist`.
@@ -253,6 +255,12 @@ pub struct AugmentConfig {
     /// Colour jitter on top of the baseline.
     #[serde(default)]
     pub color_jitter: bool,
+    /// The augmenter network of the learned modes: `spread` (the default: mean and spread per
+    /// parameter with a floor, see `nn/variant.rs`) or `reference` (the method as published).
+    /// Filled in with the default for learned modes when absent, so a run directory records
+    /// which one it trains; absent in the other modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     /// Soft bound on the learned affine matrix's distance from the identity (off: none).
     #[serde(default)]
     pub bound: Option<f64>,
@@ -286,6 +294,11 @@ pub struct OutputConfig {
     /// stored configuration when 0, so run directories from before the key still resume.
     #[serde(skip_serializing_if = "is_zero")]
     pub model_every: u64,
+    /// Evaluate the test set after every epoch e with e + 1 divisible by this, and always
+    /// after the last epoch (at least 1; 1, the default, is every epoch). Left out of the
+    /// stored configuration when 1, so run directories from before the key still resume.
+    #[serde(skip_serializing_if = "is_one")]
+    pub test_every: u64,
 }
 
 impl Default for OutputConfig {
@@ -293,12 +306,24 @@ impl Default for OutputConfig {
         Self {
             grid_images: 8,
             model_every: 0,
+            test_every: 1,
         }
+    }
+}
+
+impl OutputConfig {
+    /// Whether the test set is evaluated after `epoch` (0-based) of a run of `epochs`.
+    pub fn tests_after(&self, epoch: u64, epochs: u64) -> bool {
+        epoch + 1 >= epochs || (epoch + 1).is_multiple_of(self.test_every)
     }
 }
 
 fn is_zero(value: &u64) -> bool {
     *value == 0
+}
+
+fn is_one(value: &u64) -> bool {
+    *value == 1
 }
 
 /// The table of a preset (empty without one).
@@ -367,8 +392,8 @@ impl RunConfig {
     }
 
     fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
-        let config: Self =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let mut config: Self = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| {
                 let path = e.path().to_string();
                 let key = if path == "." {
                     "config".to_string()
@@ -377,6 +402,10 @@ impl RunConfig {
                 };
                 problem(&key, e.into_inner().to_string())
             })?;
+        if matches!(config.mode(), Ok(AugmentMode::Learned(_))) && config.augment.variant.is_none()
+        {
+            config.augment.variant = Some(AugmenterVariant::default().name().into());
+        }
         config.validate()?;
         Ok(config)
     }
@@ -392,10 +421,10 @@ impl RunConfig {
         positive("epochs", self.epochs as f64)?;
         positive("batch_size", self.batch_size as f64)?;
         let data = &self.data;
-        if !(data.val_ratio > 0.0 && data.val_ratio < 1.0) {
+        if !(0.0..1.0).contains(&data.val_ratio) {
             return Err(problem(
                 "data.val_ratio",
-                format!("{} is outside (0, 1)", data.val_ratio),
+                format!("{} is outside [0, 1)", data.val_ratio),
             ));
         }
         if data.per_class == Some(0) {
@@ -452,6 +481,25 @@ impl RunConfig {
             positive("augment.bound", bound)?;
         }
         let mode = self.mode()?;
+        self.variant()?;
+        if self.data.val_ratio == 0.0 && matches!(mode, AugmentMode::Learned(_)) {
+            return Err(problem(
+                "data.val_ratio",
+                format!(
+                    "0 (no validation split) does not work in mode '{}': the learned modes \
+                     need validation images for the bilevel step; use a ratio in (0, 1) or \
+                     mode none, handcrafted or served",
+                    self.augment.mode
+                ),
+            ));
+        }
+        if self.output.test_every == 0 {
+            return Err(problem(
+                "output.test_every",
+                "0 would never test; use 1 to test after every epoch, k for every k-th \
+                 (the last epoch is always tested)",
+            ));
+        }
         if self.output.model_every > 0 && !matches!(mode, AugmentMode::Learned(_)) {
             return Err(problem(
                 "output.model_every",
@@ -527,6 +575,27 @@ impl RunConfig {
             .mode
             .parse()
             .map_err(|e: String| problem("augment.mode", e))
+    }
+
+    /// The augmenter variant of a learned mode (`augment.variant`; the default when absent).
+    /// Other modes train no augmenter and refuse the key.
+    pub fn variant(&self) -> Result<AugmenterVariant, ConfigError> {
+        let key = "augment.variant";
+        match (self.mode()?, &self.augment.variant) {
+            (AugmentMode::Learned(_), None) => Ok(AugmenterVariant::default()),
+            (AugmentMode::Learned(_), Some(name)) => name
+                .parse()
+                .map_err(|e: crate::nn::NnError| problem(key, e.to_string())),
+            (_, None) => Ok(AugmenterVariant::default()),
+            (_, Some(name)) => Err(problem(
+                key,
+                format!(
+                    "'{name}' is only used by the learned modes; mode is '{}' (a served run \
+                     applies the variant its model was trained with)",
+                    self.augment.mode
+                ),
+            )),
+        }
     }
 
     /// The frozen model a `served` run applies (`augment.model`).
@@ -657,6 +726,33 @@ mod tests {
     }
 
     #[test]
+    fn learned_modes_record_their_variant_and_other_modes_refuse_one() {
+        let load = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            RunConfig::load(Some("fmnist-small"), None, &sets)
+        };
+        let learned = load(&[]).unwrap();
+        assert_eq!(learned.augment.variant.as_deref(), Some("spread"));
+        assert_eq!(learned.variant().unwrap(), AugmenterVariant::Spread);
+        assert!(learned.to_toml().contains("variant = \"spread\""));
+        let reference = load(&["augment.variant=reference"]).unwrap();
+        assert_eq!(reference.variant().unwrap(), AugmenterVariant::Reference);
+        assert_eq!(
+            RunConfig::from_toml(&reference.to_toml()).unwrap(),
+            reference
+        );
+        let plain = load(&["augment.mode=none"]).unwrap();
+        assert_eq!(plain.augment.variant, None);
+        assert!(!plain.to_toml().contains("variant"));
+        let err = load(&["augment.mode=handcrafted", "augment.variant=spread"]).unwrap_err();
+        assert_eq!(err.key, "augment.variant");
+        assert!(err.problem.contains("learned modes"), "{err}");
+        let err = load(&["augment.variant=wide"]).unwrap_err();
+        assert_eq!(err.key, "augment.variant");
+        assert!(err.problem.contains("'wide'"), "{err}");
+    }
+
+    #[test]
     fn overrides_and_files_refine_a_preset() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("run.toml");
@@ -690,6 +786,73 @@ mod tests {
         assert_eq!(RunConfig::from_toml(&every.to_toml()).unwrap(), every);
     }
 
+    #[test]
+    fn test_every_is_stored_only_when_not_one() {
+        let config = RunConfig::load(Some("fmnist-small"), None, &[]).unwrap();
+        assert_eq!(config.output.test_every, 1);
+        // Run directories written before the key existed hold the same config.toml.
+        let text = config.to_toml();
+        assert!(!text.contains("test_every"), "{text}");
+        assert_eq!(RunConfig::from_toml(&text).unwrap(), config);
+        let sets = vec!["output.test_every=3".to_string()];
+        let every = RunConfig::load(Some("fmnist-small"), None, &sets).unwrap();
+        assert_eq!(every.output.test_every, 3);
+        let text = every.to_toml();
+        assert!(text.contains("test_every = 3"), "{text}");
+        assert_eq!(RunConfig::from_toml(&text).unwrap(), every);
+    }
+
+    #[test]
+    fn test_every_picks_every_kth_epoch_and_the_last() {
+        let output = |test_every| OutputConfig {
+            test_every,
+            ..OutputConfig::default()
+        };
+        let tested = |test_every, epochs| -> Vec<u64> {
+            (0..epochs)
+                .filter(|&e| output(test_every).tests_after(e, epochs))
+                .collect()
+        };
+        assert_eq!(tested(1, 4), [0, 1, 2, 3]);
+        assert_eq!(tested(2, 3), [1, 2]);
+        assert_eq!(tested(3, 7), [2, 5, 6]);
+        assert_eq!(tested(10, 4), [3]);
+        let err = error_of(&["output.test_every=0"]);
+        assert_eq!(err.key, "output.test_every");
+        assert!(err.problem.contains("never test"), "{err}");
+        assert_eq!(error_of(&["output.test_every=-2"]).key, "output.test_every");
+    }
+
+    #[test]
+    fn val_ratio_zero_is_for_modes_without_validation_batches() {
+        let load = |mode: &str| {
+            let mut sets = vec![
+                "data.val_ratio=0".to_string(),
+                format!("augment.mode={mode}"),
+            ];
+            if mode == "served" {
+                sets.push("augment.model=runs/a".to_string());
+            }
+            RunConfig::load(Some("fmnist-small"), None, &sets)
+        };
+        for mode in ["none", "handcrafted", "served"] {
+            let config = load(mode).unwrap();
+            assert_eq!(config.data.val_ratio, 0.0, "{mode}");
+            assert_eq!(RunConfig::from_toml(&config.to_toml()).unwrap(), config);
+        }
+        for mode in ["small_affine", "small_affine:rotation", "affine_color"] {
+            let err = load(mode).unwrap_err();
+            assert_eq!(err.key, "data.val_ratio", "{mode}");
+            assert!(
+                err.problem.contains(&format!("mode '{mode}'"))
+                    && err
+                        .problem
+                        .contains("need validation images for the bilevel step"),
+                "{err}"
+            );
+        }
+    }
+
     fn error_of(sets: &[&str]) -> ConfigError {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
         RunConfig::load(Some("fmnist-small"), None, &sets).unwrap_err()
@@ -703,9 +866,10 @@ mod tests {
         let err = error_of(&["classifier.lr=-0.1"]);
         assert_eq!(err.key, "classifier.lr");
         assert!(err.to_string().contains("-0.1"), "{err}");
-        for ratio in ["0", "1", "1.5", "-0.2"] {
-            let err = error_of(&[&format!("data.val_ratio={ratio}")]);
+        for ratio in ["1", "1.5", "-0.2", "nan"] {
+            let err = error_of(&[&format!("data.val_ratio={ratio}"), "augment.mode=none"]);
             assert_eq!(err.key, "data.val_ratio", "{ratio}");
+            assert!(err.problem.contains("outside [0, 1)"), "{err}");
         }
         assert_eq!(error_of(&["epochs=\"many\""]).key, "epochs");
         assert_eq!(error_of(&["augment.mode=magic"]).key, "augment.mode");

@@ -1,6 +1,6 @@
 //! The datasets of a run, as its configuration describes them: the training set (optionally a
-//! class-balanced subset) split into training and validation parts, the test set when there is
-//! one, and the standardization statistics.
+//! class-balanced subset) split into training and validation parts (no split with
+//! `data.val_ratio = 0`), the test set when there is one, and the standardization statistics.
 use crate::data::{
     read_cifar10, read_cifar100, read_idx_dir, read_image_folder, DataError, FolderOptions,
     ImageSet, ImageShape, Normalization, Split, SyntheticSpec,
@@ -12,8 +12,9 @@ use super::config::{DataSource, RunConfig};
 pub struct RunData {
     /// The training split (augmented during training).
     pub train: ImageSet,
-    /// The validation split (never augmented; drives the augmenter).
-    pub val: ImageSet,
+    /// The validation split (never augmented; drives the augmenter); `None` with
+    /// `data.val_ratio = 0`, when every training image is trained on.
+    pub val: Option<ImageSet>,
     /// The test set, when the source has one.
     pub test: Option<ImageSet>,
     /// Per-channel standardization.
@@ -77,7 +78,13 @@ pub fn load(config: &RunConfig) -> Result<RunData, DataError> {
         Some(n) => full.balanced_subset(n, config.seed)?,
         None => full,
     };
-    let (train, val) = full.stratified_split(data.val_ratio, config.seed)?;
+    let (train, val) = if data.val_ratio == 0.0 {
+        (full, None)
+    } else {
+        let (train, val) = full.stratified_split(data.val_ratio, config.seed)?;
+        (train, Some(val))
+    };
+    // Computed statistics come from the images trained on, never from validation ones.
     let normalization = match data.normalization.as_str() {
         "cifar10" => Normalization::cifar10(),
         "cifar100" => Normalization::cifar100(),
@@ -92,4 +99,54 @@ pub fn load(config: &RunConfig) -> Result<RunData, DataError> {
         test,
         normalization,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn synthetic(val_ratio: f64, mode: &str) -> RunConfig {
+        RunConfig::from_toml(&format!(
+            r#"
+seed = 3
+device = "cpu"
+epochs = 1
+batch_size = 8
+[data]
+source = "synthetic"
+val_ratio = {val_ratio}
+synthetic = {{ classes = 3, per_class = 10, channels = 1, side = 8 }}
+[classifier]
+arch = "small-cnn"
+lr = 0.1
+momentum = 0.9
+weight_decay = 0.0
+[augment]
+mode = "{mode}"
+lr = 0.1
+momentum = 0.9
+weight_decay = 0.0
+"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn zero_val_ratio_trains_on_every_image_and_normalizes_with_them() {
+        let data = load(&synthetic(0.0, "none")).unwrap();
+        assert!(data.val.is_none());
+        assert_eq!(data.train.class_counts(), vec![10, 10, 10]);
+        assert_eq!(data.test.as_ref().unwrap().len(), 15);
+        assert_eq!(data.normalization, data.train.channel_stats().unwrap());
+
+        // With a split, the same images are shared out, and only the training part counts
+        // towards the statistics.
+        let split = load(&synthetic(0.2, "small_affine")).unwrap();
+        let val = split.val.unwrap();
+        assert_eq!(val.class_counts(), vec![2, 2, 2]);
+        assert_eq!(split.train.class_counts(), vec![8, 8, 8]);
+        assert_eq!(split.normalization, split.train.channel_stats().unwrap());
+        assert_ne!(split.normalization, data.normalization);
+    }
 }

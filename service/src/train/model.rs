@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind};
 
-use crate::nn::{Augmenter, AugmenterKind, ParamSet};
+use crate::nn::{Augmenter, AugmenterKind, AugmenterVariant, NnResult, ParamSet};
 use crate::store::atomic::{write_atomically, write_bytes_atomically};
 use crate::store::StoreError;
 
@@ -22,6 +22,10 @@ pub struct ModelInfo {
     pub format: String,
     /// The augmenter kind (`small_affine`, `affine_color`, …).
     pub augmenter: String,
+    /// The network variant (`spread`, `reference`); absent from models saved before variants
+    /// existed, which are all `reference`.
+    #[serde(default = "reference_variant")]
+    pub variant: String,
     /// Per-channel mean the images are standardized with.
     pub mean: Vec<f64>,
     /// Per-channel std.
@@ -38,6 +42,22 @@ pub struct ModelInfo {
     /// from models saved before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served: Option<ServedDistribution>,
+}
+
+fn reference_variant() -> String {
+    AugmenterVariant::Reference.name().into()
+}
+
+impl ModelInfo {
+    /// The augmenter this description applies: its kind, variant, normalization and bound.
+    pub fn augmenter(&self) -> NnResult<Augmenter> {
+        let kind: AugmenterKind = self.augmenter.parse()?;
+        let variant: AugmenterVariant = self.variant.parse()?;
+        Ok(
+            Augmenter::new(kind, self.mean.clone(), self.std.clone(), self.bound)?
+                .with_variant(variant),
+        )
+    }
 }
 
 /// The format tag of [`ModelInfo`].
@@ -103,8 +123,7 @@ pub fn load_model(path: &Path, device: Device) -> Result<Model, TrainError> {
             info.format
         )));
     }
-    let kind: AugmenterKind = info.augmenter.parse()?;
-    let augmenter = Augmenter::new(kind, info.mean.clone(), info.std.clone(), info.bound)?;
+    let augmenter = info.augmenter()?;
     let template = augmenter.init(0, Kind::Float, device)?;
     let theta = ParamSet::load_like(&template, &weights, false)?;
     Ok(Model {
@@ -125,6 +144,7 @@ pub(crate) fn test_model(kind: AugmenterKind, channels: usize, seed: u64) -> Mod
         info: ModelInfo {
             format: MODEL_FORMAT.into(),
             augmenter: kind.name(),
+            variant: reference_variant(),
             mean,
             std,
             bound: None,

@@ -137,8 +137,8 @@ pub struct AccuracyPoint {
     pub epoch: u64,
     /// Accuracy on the training split, in percent.
     pub train: f64,
-    /// Accuracy on the validation split, in percent.
-    pub val: f64,
+    /// Accuracy on the validation split, in percent, when the run has one.
+    pub val: Option<f64>,
     /// Accuracy on the test set, in percent, when it was measured this epoch.
     pub test: Option<f64>,
 }
@@ -147,8 +147,8 @@ pub struct AccuracyPoint {
 ///
 /// Points may come in any order; each accuracy must be a finite percentage in [0, 100]. The
 /// y-range is fitted to the data with a small margin (within [0, 100]); a single epoch still
-/// plots (every measurement is also marked with a dot). The test line is drawn through the
-/// epochs that have a test accuracy and is left out when none has. The file is written
+/// plots (every measurement is also marked with a dot). The validation and test lines are
+/// drawn through the epochs that have that accuracy and are left out when none has. The file is written
 /// atomically. Returns the PNG's (width, height).
 pub fn save_accuracy_plot(
     path: &Path,
@@ -158,11 +158,7 @@ pub fn save_accuracy_plot(
         return Err(PictureError::BadPoints("no accuracy points to plot".into()));
     }
     for p in points {
-        for (name, value) in [
-            ("train", Some(p.train)),
-            ("val", Some(p.val)),
-            ("test", p.test),
-        ] {
+        for (name, value) in [("train", Some(p.train)), ("val", p.val), ("test", p.test)] {
             if let Some(v) = value {
                 if !v.is_finite() || !(0.0..=100.0).contains(&v) {
                     return Err(PictureError::BadPoints(format!(
@@ -197,7 +193,7 @@ fn draw_accuracy(raw: &mut [u8], points: &[AccuracyPoint]) -> Result<(), String>
     };
     let values = points
         .iter()
-        .flat_map(|p| [Some(p.train), Some(p.val), p.test])
+        .flat_map(|p| [Some(p.train), p.val, p.test])
         .flatten();
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -241,11 +237,14 @@ fn draw_accuracy(raw: &mut [u8], points: &[AccuracyPoint]) -> Result<(), String>
     // Precision loss past 2^53 epochs is irrelevant for a picture.
     let epoch = |p: &AccuracyPoint| p.epoch as f64;
     let train: Vec<(f64, f64)> = points.iter().map(|p| (epoch(p), p.train)).collect();
-    let val: Vec<(f64, f64)> = points.iter().map(|p| (epoch(p), p.val)).collect();
-    let test: Vec<(f64, f64)> = points
-        .iter()
-        .filter_map(|p| p.test.map(|t| (epoch(p), t)))
-        .collect();
+    let measured = |pick: fn(&AccuracyPoint) -> Option<f64>| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .filter_map(|p| pick(p).map(|v| (epoch(p), v)))
+            .collect()
+    };
+    let val = measured(|p| p.val);
+    let test = measured(|p| p.test);
     let series = [
         ("train", BLUE, train),
         ("validation", RED, val),
@@ -543,7 +542,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
-    fn point(epoch: u64, train: f64, val: f64, test: Option<f64>) -> AccuracyPoint {
+    fn point(epoch: u64, train: f64, val: Option<f64>, test: Option<f64>) -> AccuracyPoint {
         AccuracyPoint {
             epoch,
             train,
@@ -564,7 +563,7 @@ mod tests {
             .map(|e| {
                 let f = e as f64;
                 let test = (e % 5 == 0).then_some(60.0 + f);
-                point(e, 50.0 + 2.0 * f, 48.0 + 1.8 * f, test)
+                point(e, 50.0 + 2.0 * f, Some(48.0 + 1.8 * f), test)
             })
             .collect();
         assert_eq!(save_accuracy_plot(&path, &points).unwrap(), (800, 500));
@@ -587,7 +586,7 @@ mod tests {
     fn accuracy_plot_of_one_epoch_without_test() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("one.png");
-        save_accuracy_plot(&path, &[point(0, 91.5, 90.0, None)]).unwrap();
+        save_accuracy_plot(&path, &[point(0, 91.5, Some(90.0), None)]).unwrap();
         let img = image::open(&path).unwrap().to_rgb8();
         assert_eq!(img.dimensions(), (800, 500));
         assert!(distinct_colours(&img) > 3);
@@ -600,6 +599,31 @@ mod tests {
     }
 
     #[test]
+    fn accuracy_plot_without_validation_draws_no_validation_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-val.png");
+        // Tested every other epoch and after the last.
+        let points: Vec<AccuracyPoint> = (0..5)
+            .map(|e| {
+                point(
+                    e,
+                    40.0 + 10.0 * e as f64,
+                    None,
+                    (e % 2 == 1 || e == 4).then_some(50.0),
+                )
+            })
+            .collect();
+        assert_eq!(save_accuracy_plot(&path, &points).unwrap(), (800, 500));
+        let img = image::open(&path).unwrap().to_rgb8();
+        let colours: HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+        assert!(colours.contains(&[0, 0, 255]) && colours.contains(&[0, 255, 0]));
+        assert!(
+            !colours.contains(&[255, 0, 0]),
+            "no validation line without validation accuracies"
+        );
+    }
+
+    #[test]
     fn accuracy_plot_rejects_empty_and_non_percentages() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("none.png");
@@ -607,9 +631,11 @@ mod tests {
             save_accuracy_plot(&path, &[]),
             Err(PictureError::BadPoints(_))
         ));
-        let err = save_accuracy_plot(&path, &[point(3, f64::NAN, 50.0, None)]).unwrap_err();
+        let err = save_accuracy_plot(&path, &[point(3, f64::NAN, Some(50.0), None)]).unwrap_err();
         assert!(err.to_string().contains("epoch 3"), "{err}");
-        assert!(save_accuracy_plot(&path, &[point(1, 50.0, 50.0, Some(101.0))]).is_err());
+        assert!(save_accuracy_plot(&path, &[point(1, 50.0, Some(50.0), Some(101.0))]).is_err());
+        let err = save_accuracy_plot(&path, &[point(2, 50.0, Some(-1.0), None)]).unwrap_err();
+        assert!(err.to_string().contains("val accuracy -1"), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 

@@ -13,6 +13,9 @@ use super::served::{served_distribution, ServedDistribution};
 /// Draws behind a published model's served distribution.
 pub const SERVED_DRAWS: usize = 4096;
 
+/// Draws behind the served distribution recorded after every epoch of a learned run.
+pub const EPOCH_SERVED_DRAWS: usize = 1024;
+
 /// What a model is saved from: the trained augmenter and the data it was trained on.
 pub struct ModelSource<'a> {
     /// The augmenter and its weights.
@@ -44,23 +47,42 @@ pub fn publish(
     dir: &Path,
 ) -> Result<PublishedModel, TrainError> {
     std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
-    let mut model = Model {
-        info: ModelInfo {
-            format: MODEL_FORMAT.into(),
-            augmenter: source.augmenter.net.kind().name(),
-            mean: source.normalization.mean.clone(),
-            std: source.normalization.std.clone(),
-            bound: source.bound,
-            height: source.shape.height,
-            width: source.shape.width,
-            epoch,
-            served: None,
-        },
-        augmenter: source.augmenter.net.clone(),
-        theta: source.augmenter.theta.shallow_clone(),
-    };
+    let mut model = source.model(epoch);
     let served = served_distribution(&model, SERVED_DRAWS, seed, true)?;
     model.info.served = Some(served.clone());
     let path = save_model(dir, &model.info, &model.theta)?;
     Ok(PublishedModel { path, served })
+}
+
+/// The distribution the augmenter would serve if published now: `draws` draws from `seed`,
+/// dropout on, as [`publish`] describes it (what a run records after every epoch).
+pub fn served_now(
+    source: &ModelSource,
+    draws: usize,
+    seed: u64,
+) -> Result<ServedDistribution, TrainError> {
+    served_distribution(&source.model(0), draws, seed, true)
+}
+
+impl ModelSource<'_> {
+    /// The augmenter as a model of `epoch` (weights shared, not copied; no served
+    /// distribution yet).
+    fn model(&self, epoch: u64) -> Model {
+        Model {
+            info: ModelInfo {
+                format: MODEL_FORMAT.into(),
+                augmenter: self.augmenter.net.kind().name(),
+                variant: self.augmenter.net.variant().name().into(),
+                mean: self.normalization.mean.clone(),
+                std: self.normalization.std.clone(),
+                bound: self.bound,
+                height: self.shape.height,
+                width: self.shape.width,
+                epoch,
+                served: None,
+            },
+            augmenter: self.augmenter.net.clone(),
+            theta: self.augmenter.theta.shallow_clone(),
+        }
+    }
 }

@@ -23,13 +23,15 @@ pub struct EpochRecord {
     pub epoch: u64,
     /// Mean training loss of the epoch's steps (on the images the classifier trained on).
     pub train_loss: f64,
-    /// Loss on the validation split, evaluation mode, after the epoch.
-    pub val_loss: f64,
+    /// Loss on the validation split, evaluation mode, after the epoch; `None` (written as
+    /// `null`) when the run has no validation split (`data.val_ratio = 0`).
+    pub val_loss: Option<f64>,
     /// Accuracy (%) on the training split (un-augmented), evaluation mode.
     pub train_acc: f64,
-    /// Accuracy (%) on the validation split.
-    pub val_acc: f64,
-    /// Accuracy (%) on the test set, when there is one.
+    /// Accuracy (%) on the validation split; `None` as `val_loss`.
+    pub val_acc: Option<f64>,
+    /// Accuracy (%) on the test set, when there is one and it was evaluated after this epoch
+    /// (every `output.test_every` epochs, and after the last).
     pub test_acc: Option<f64>,
     /// The classifier's learning rate during the epoch.
     pub lr: f64,
@@ -39,11 +41,19 @@ pub struct EpochRecord {
     pub images_per_second: f64,
     /// Mean L2 norm of the augmenter's hypergradient (learned modes).
     pub augmenter_grad_norm: Option<f64>,
-    /// Mean and std of every transformation parameter (learned modes; empty otherwise).
+    /// Mean and std of every transformation parameter over the epoch's augmented training
+    /// samples (learned and served modes; empty otherwise).
     pub transforms: Vec<TransformStat>,
-    /// Every transformation parameter's std was below `COLLAPSE_STD_THRESHOLD` this epoch:
-    /// the augmenter applied one fixed transform (learned modes; false otherwise, and in
-    /// records written before the flag existed).
+    /// The distribution the augmenter serves after this epoch, as it would be published
+    /// (`EPOCH_SERVED_DRAWS` draws, dropout on): mean and std of every parameter (learned
+    /// modes; empty otherwise and in records written before it existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub served: Vec<TransformStat>,
+    /// Every transformation parameter's std is below `COLLAPSE_STD_THRESHOLD`: the augmenter
+    /// applies one fixed transform. Learned modes decide on `served` (what a model published
+    /// now would do; the epoch's pooled `transforms` can vary while the augmenter moves even
+    /// though each moment's output does not), served mode on `transforms`; false otherwise
+    /// and in records written before the flag existed.
     #[serde(default)]
     pub collapsed: bool,
 }
@@ -155,7 +165,39 @@ impl TransformAccumulator {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn records_with_and_without_validation_round_trip() {
+        // A line as written before the validation figures became optional.
+        let old = r#"{"epoch":3,"train_loss":0.5,"val_loss":0.75,"train_acc":81.5,"val_acc":78.25,"test_acc":77.0,"lr":0.1,"seconds":2.0,"images_per_second":100.0,"augmenter_grad_norm":0.125,"transforms":[{"name":"tx","mean":0.5,"std":0.25}],"collapsed":false}"#;
+        let record: EpochRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (record.epoch, record.val_loss, record.val_acc),
+            (3, Some(0.75), Some(78.25))
+        );
+        assert_eq!(record.test_acc, Some(77.0));
+        let again: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&record).unwrap()).unwrap();
+        assert_eq!(
+            again,
+            serde_json::from_str::<serde_json::Value>(old).unwrap()
+        );
+
+        let without = EpochRecord {
+            val_loss: None,
+            val_acc: None,
+            test_acc: None,
+            ..record
+        };
+        let line = serde_json::to_string(&without).unwrap();
+        assert!(
+            line.contains(r#""val_loss":null"#) && line.contains(r#""val_acc":null"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<EpochRecord>(&line).unwrap(), without);
+    }
 
     #[test]
     fn pooled_statistics_equal_those_of_all_samples() {

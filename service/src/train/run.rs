@@ -3,10 +3,12 @@
 //! Each epoch: the classifier's scheduled learning rate; training batches (hand-crafted baseline
 //! underneath) through a plain SGD step (`none`, `handcrafted`; `served` after a frozen trained
 //! augmenter, see `served_learner`) or the bilevel step with validation batches cycled
-//! independently (learned modes); evaluation of train / validation / test accuracy; a record; a
-//! picture of what the augmenter does; every `output.model_every` epochs the augmenter as a
-//! model; an atomic checkpoint. A [`RunControl`] stops the loop after any step, leaving the
-//! completed epochs checkpointed.
+//! independently (learned modes); evaluation of train and validation accuracy (no validation
+//! with `data.val_ratio = 0`) and, every `output.test_every` epochs and after the last, test
+//! accuracy; a record (for a learned augmenter, with the distribution it would serve and the
+//! collapse flag decided on it); a picture of what the augmenter does; every
+//! `output.model_every` epochs the augmenter as a model; an atomic checkpoint. A [`RunControl`]
+//! stops the loop after any step, leaving the completed epochs checkpointed.
 //!
 //! Everything random in epoch e comes from (seed, e) — data order, baseline parameters, noise,
 //! dropout, the validation cycle — and the checkpoint holds every tensor that carries over
@@ -28,13 +30,13 @@ use crate::optim::SgdConfig;
 use crate::store::CheckpointStore;
 
 use super::bilevel_batches::{next_group, ValCycle};
-use super::config::{AugmentMode, RunConfig};
+use super::config::{AugmentMode, ConfigError, RunConfig};
 use super::control::RunControl;
 use super::datasets::{self, RunData};
 use super::error::TrainError;
 use super::evaluate::evaluate;
 use super::pictures::{save_accuracy_plot, save_pairs_grid, AccuracyPoint};
-use super::publish::{publish, ModelSource};
+use super::publish::{publish, served_now, ModelSource, EPOCH_SERVED_DRAWS};
 use super::records::{EpochRecord, RunEvent, TransformAccumulator};
 use super::served::{is_collapsed, ServedDistribution};
 use super::served_learner::{check_model_unchanged, FrozenAugmenter, ServedLearner};
@@ -172,7 +174,8 @@ impl TrainingRun {
             AugmentMode::Learned(kind) => {
                 let n = &data.normalization;
                 let augmenter =
-                    Augmenter::new(kind, n.mean.clone(), n.std.clone(), c.augment.bound)?;
+                    Augmenter::new(kind, n.mean.clone(), n.std.clone(), c.augment.bound)?
+                        .with_variant(c.variant()?);
                 let theta = augmenter.init(c.seed.wrapping_add(1), Kind::Float, device)?;
                 let config = BilevelConfig {
                     inner_steps: c.augment.inner_steps,
@@ -249,10 +252,17 @@ impl TrainingRun {
         let (mut records, resumed_after) = (resumed.records, resumed.epoch);
         state::write_records(&self.dir, &records)?;
         // Shared with the loader threads, not copied.
-        let (train, val) = (Arc::new(train), Arc::new(val));
+        let (train, val) = (Arc::new(train), val.map(Arc::new));
         let train_loader = self.loader_config(&norm, &train, true)?;
-        let mut val_loader = self.loader_config(&norm, &val, false)?;
-        val_loader.seed = c.seed ^ VAL_STREAM;
+        // The validation split and its loader, whose batches the bilevel step cycles through.
+        let val_batches = match &val {
+            Some(set) => {
+                let mut loader = self.loader_config(&norm, set, false)?;
+                loader.seed = c.seed ^ VAL_STREAM;
+                Some((set.clone(), loader))
+            }
+            None => None,
+        };
         let inner = match &learner {
             Learner::Bilevel(b) => b.inner_steps(),
             Learner::Plain(_) | Learner::Served(_) => 1,
@@ -269,7 +279,7 @@ impl TrainingRun {
         );
         let mut best_val = records
             .iter()
-            .map(|r| r.val_acc)
+            .filter_map(|r| r.val_acc)
             .fold(f64::NEG_INFINITY, f64::max);
         for epoch in first_epoch..c.epochs {
             check(control)?;
@@ -329,9 +339,16 @@ impl TrainingRun {
                     }
                 }
                 Learner::Bilevel(bilevel) => {
+                    // `validate` refuses data.val_ratio = 0 in learned modes; this only guards.
+                    let (val_set, val_loader) = val_batches.clone().ok_or_else(|| ConfigError {
+                        key: "data.val_ratio".into(),
+                        problem: "the learned modes need validation images for the bilevel \
+                                      step"
+                            .into(),
+                    })?;
                     bilevel.start_epoch()?;
                     let mut rng = StdRng::seed_from_u64(epoch_mix(c.seed, epoch, NOISE_STREAM));
-                    let mut val_cycle = ValCycle::new(val.clone(), val_loader.clone(), epoch);
+                    let mut val_cycle = ValCycle::new(val_set, val_loader, epoch);
                     while let Some(group) = next_group(&mut batches, inner, device)? {
                         let noise = group
                             .iter()
@@ -371,10 +388,18 @@ impl TrainingRun {
             let train_seconds = start.elapsed().as_secs_f64();
             let classifier = learner.classifier();
             let (_, train_acc) = evaluate(classifier, &train, &norm, device)?;
-            let (val_loss, val_acc) = evaluate(classifier, &val, &norm, device)?;
+            let (val_loss, val_acc) = match &val {
+                Some(val) => {
+                    let (loss, acc) = evaluate(classifier, val, &norm, device)?;
+                    (Some(loss), Some(acc))
+                }
+                None => (None, None),
+            };
             let test_acc = match &test {
-                Some(test) => Some(evaluate(classifier, test, &norm, device)?.1),
-                None => None,
+                Some(test) if c.output.tests_after(epoch, c.epochs) => {
+                    Some(evaluate(classifier, test, &norm, device)?.1)
+                }
+                _ => None,
             };
             let (grad_norm, stats) = match &learner {
                 Learner::Bilevel(b) => (
@@ -383,6 +408,19 @@ impl TrainingRun {
                 ),
                 Learner::Served(s) => (None, transforms.finish(&s.augmenter.transform_names())),
                 Learner::Plain(_) => (None, Vec::new()),
+            };
+            // What a model published now would serve: the collapse flag of a learned run.
+            let served = match &learner {
+                Learner::Bilevel(b) => {
+                    let source = self.model_source(b, &norm, &train);
+                    let seed = epoch_mix(c.seed, epoch, SERVED_STREAM);
+                    served_now(&source, EPOCH_SERVED_DRAWS, seed)?.params
+                }
+                Learner::Plain(_) | Learner::Served(_) => Vec::new(),
+            };
+            let collapsed = match &learner {
+                Learner::Bilevel(_) => is_collapsed(&served),
+                Learner::Plain(_) | Learner::Served(_) => is_collapsed(&stats),
             };
             let record = EpochRecord {
                 epoch,
@@ -395,8 +433,9 @@ impl TrainingRun {
                 seconds: start.elapsed().as_secs_f64(),
                 images_per_second: images as f64 / train_seconds.max(1e-9),
                 augmenter_grad_norm: grad_norm,
-                collapsed: is_collapsed(&stats),
+                collapsed,
                 transforms: stats,
+                served,
             };
             records.push(record.clone());
             self.save_grid(&learner, &train, &norm, epoch, device)?;
@@ -415,8 +454,9 @@ impl TrainingRun {
             let tensors = state::checkpoint_tensors(&learner_parts(&mut learner))?;
             let metadata = state::metadata(c, epoch, &records);
             store.save(epoch, &tensors, &metadata)?;
-            if val_acc > best_val {
-                best_val = val_acc;
+            // Without a validation split there is no best epoch to keep.
+            if let Some(acc) = val_acc.filter(|&acc| acc > best_val) {
+                best_val = acc;
                 store.save_best(epoch, &tensors, &metadata)?;
             }
             state::write_records(&self.dir, &records)?;

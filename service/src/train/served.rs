@@ -124,7 +124,7 @@ fn statistics(values: &[f64], draws: usize, augmenter: &Augmenter) -> Vec<Transf
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::nn::{AffineVariant, AugmenterKind};
+    use crate::nn::{spread_range, AffineVariant, AugmenterKind, AugmenterVariant};
     use crate::train::model::test_model;
 
     #[test]
@@ -187,5 +187,65 @@ mod tests {
             served_distribution(&model, 0, 3, true),
             Err(TrainError::InvalidArgument(_))
         ));
+    }
+
+    #[test]
+    fn a_spread_augmenter_keeps_its_floor_even_when_it_ignores_its_noise() {
+        let mut model = test_model(AugmenterKind::AffineColor, 3, 9);
+        model.augmenter = model
+            .augmenter
+            .clone()
+            .with_variant(AugmenterVariant::Spread);
+        model.info.variant = "spread".into();
+        model.theta = model
+            .augmenter
+            .init(9, Kind::Float, tch::Device::Cpu)
+            .unwrap();
+        {
+            let _no_grad = tch::no_grad_guard();
+            // Means and spreads pinned at their lowest: only the floor is left.
+            let _ = model
+                .theta
+                .get("lin3.weight")
+                .unwrap()
+                .shallow_clone()
+                .zero_();
+            let _ = model
+                .theta
+                .get("lin3.bias")
+                .unwrap()
+                .shallow_clone()
+                .fill_(-30.0);
+        }
+        let served = served_distribution(&model, 4096, 3, true).unwrap();
+        assert!(!served.collapsed, "{served:?}");
+        for stat in &served.params {
+            let floor = spread_range(&stat.name).floor;
+            assert!(
+                (stat.std - floor).abs() < 0.05 * floor,
+                "{}: std {} vs floor {floor}",
+                stat.name,
+                stat.std
+            );
+        }
+        // The same weights under the reference network: collapsed.
+        model.augmenter = model
+            .augmenter
+            .clone()
+            .with_variant(AugmenterVariant::Reference);
+        let reference = model
+            .augmenter
+            .init(9, Kind::Float, tch::Device::Cpu)
+            .unwrap();
+        {
+            let _no_grad = tch::no_grad_guard();
+            let _ = reference
+                .get("lin3.weight")
+                .unwrap()
+                .shallow_clone()
+                .zero_();
+        }
+        model.theta = reference;
+        assert!(served_distribution(&model, 600, 3, true).unwrap().collapsed);
     }
 }

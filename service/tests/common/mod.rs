@@ -2,7 +2,9 @@
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
 use augmentd::bilevel::{BatchRef, BilevelConfig, BilevelLearner};
-use augmentd::nn::{AugmentNoise, Augmenter, AugmenterKind, Classifier, ClassifierArch};
+use augmentd::nn::{
+    AugmentNoise, Augmenter, AugmenterKind, AugmenterVariant, Classifier, ClassifierArch,
+};
 use augmentd::optim::SgdConfig;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -28,6 +30,7 @@ impl Batch {
 #[derive(Clone, Copy)]
 pub struct Problem {
     pub kind: AugmenterKind,
+    pub variant: AugmenterVariant,
     pub channels: i64,
     pub side: i64,
     pub classes: i64,
@@ -43,6 +46,7 @@ impl Problem {
     pub fn new(kind: AugmenterKind, channels: i64) -> Self {
         Self {
             kind,
+            variant: AugmenterVariant::Reference,
             channels,
             side: 8,
             classes: 3,
@@ -74,7 +78,9 @@ impl Problem {
     pub fn augmenter(&self) -> Augmenter {
         let mean = vec![0.45; self.channels as usize];
         let std = vec![0.25; self.channels as usize];
-        Augmenter::new(self.kind, mean, std, None).unwrap()
+        Augmenter::new(self.kind, mean, std, None)
+            .unwrap()
+            .with_variant(self.variant)
     }
 
     /// A learner with seeded weights and, when `momentum` is on, a non-zero momentum buffer.

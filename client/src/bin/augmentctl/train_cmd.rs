@@ -63,12 +63,14 @@ async fn start(client: &Client, args: StartArgs) -> anyhow::Result<ExitCode> {
 /// One line per finished epoch.
 fn epoch_line(record: &EpochRecord, epochs: u64) -> String {
     format!(
-        "epoch {}/{epochs}  train loss {:.4}  val loss {:.4}  acc train {:.1} val {:.1} test {}  {:.0} img/s  {:.1} s",
+        "epoch {}/{epochs}  train loss {:.4}  val loss {}  acc train {:.1} val {} test {}  {:.0} img/s  {:.1} s",
         record.epoch + 1,
         record.train_loss,
-        record.val_loss,
+        record
+            .val_loss
+            .map_or_else(|| "-".to_string(), |v| format!("{v:.4}")),
         record.train_acc,
-        record.val_acc,
+        percent(record.val_acc),
         percent(record.test_acc),
         record.images_per_second,
         record.seconds
@@ -160,7 +162,7 @@ fn jobs_table(jobs: &[Job]) -> String {
                 job.dataset.clone(),
                 job.model_name.clone(),
                 format!("{}/{}", job.epochs_done, job.epochs),
-                percent(job.last_record.as_ref().map(|r| r.val_acc)),
+                percent(job.last_record.as_ref().and_then(|r| r.val_acc)),
                 utc(job.created_unix_ms),
             ]
         })
@@ -222,9 +224,9 @@ mod tests {
         let record = EpochRecord {
             epoch: 2,
             train_loss: 0.5,
-            val_loss: 0.75,
+            val_loss: Some(0.75),
             train_acc: 81.25,
-            val_acc: 79.5,
+            val_acc: Some(79.5),
             test_acc: None,
             images_per_second: 1234.4,
             seconds: 12.34,
@@ -233,6 +235,17 @@ mod tests {
         assert_eq!(
             epoch_line(&record, 10),
             "epoch 3/10  train loss 0.5000  val loss 0.7500  acc train 81.2 val 79.5 test -  1234 img/s  12.3 s"
+        );
+        // A run without a validation split (data.val_ratio = 0), tested this epoch.
+        let no_val = EpochRecord {
+            val_loss: None,
+            val_acc: None,
+            test_acc: Some(77.25),
+            ..record
+        };
+        assert_eq!(
+            epoch_line(&no_val, 10),
+            "epoch 3/10  train loss 0.5000  val loss -  acc train 81.2 val - test 77.2  1234 img/s  12.3 s"
         );
     }
 

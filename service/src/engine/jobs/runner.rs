@@ -181,11 +181,16 @@ fn publish(inner: &Arc<Inner>, id: &str, path: &Path) {
         let mut metrics = std::collections::BTreeMap::new();
         if let Some(last) = &r.last_record {
             metrics.insert("train_loss".into(), last.train_loss);
-            metrics.insert("val_loss".into(), last.val_loss);
             metrics.insert("train_acc".into(), last.train_acc);
-            metrics.insert("val_acc".into(), last.val_acc);
-            if let Some(test) = last.test_acc {
-                metrics.insert("test_acc".into(), test);
+            let optional = [
+                ("val_loss", last.val_loss),
+                ("val_acc", last.val_acc),
+                ("test_acc", last.test_acc),
+            ];
+            for (name, value) in optional {
+                if let Some(value) = value {
+                    metrics.insert(name.into(), value);
+                }
             }
         }
         (

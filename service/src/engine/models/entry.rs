@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::data::Normalization;
-use crate::nn::{torch_message, AugmenterKind, ParamSet};
+use crate::nn::{torch_message, ParamSet};
 use crate::train::{load_model, Model, ModelInfo, ServedDistribution, TransformStat};
 
 use super::super::error::EngineError;
@@ -108,18 +108,10 @@ impl ModelEntry {
     /// The augmenter as tensors on `device` (engine threads only).
     pub fn instantiate(&self, device: Device) -> Result<Model, EngineError> {
         let torch = |e: tch::TchError| EngineError::Compute(torch_message(&e));
-        let kind: AugmenterKind = self
+        let augmenter = self
             .info
-            .augmenter
-            .parse()
-            .map_err(|e: crate::nn::NnError| EngineError::Compute(e.to_string()))?;
-        let augmenter = crate::nn::Augmenter::new(
-            kind,
-            self.info.mean.clone(),
-            self.info.std.clone(),
-            self.info.bound,
-        )
-        .map_err(|e| EngineError::Compute(e.to_string()))?;
+            .augmenter()
+            .map_err(|e| EngineError::Compute(e.to_string()))?;
         let mut theta = ParamSet::new();
         for t in &self.weights {
             let tensor = Tensor::f_from_slice(&t.values)

@@ -54,7 +54,7 @@ class TransformStat(_message.Message):
     def __init__(self, name: _Optional[str] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ...) -> None: ...
 
 class EpochRecord(_message.Message):
-    __slots__ = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "test_acc", "lr", "seconds", "images_per_second", "augmenter_grad_norm", "transforms")
+    __slots__ = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "test_acc", "lr", "seconds", "images_per_second", "augmenter_grad_norm", "transforms", "served", "collapsed")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     TRAIN_LOSS_FIELD_NUMBER: _ClassVar[int]
     VAL_LOSS_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,8 @@ class EpochRecord(_message.Message):
     IMAGES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     AUGMENTER_GRAD_NORM_FIELD_NUMBER: _ClassVar[int]
     TRANSFORMS_FIELD_NUMBER: _ClassVar[int]
+    SERVED_FIELD_NUMBER: _ClassVar[int]
+    COLLAPSED_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     train_loss: float
     val_loss: float
@@ -77,7 +79,9 @@ class EpochRecord(_message.Message):
     images_per_second: float
     augmenter_grad_norm: float
     transforms: _containers.RepeatedCompositeFieldContainer[TransformStat]
-    def __init__(self, epoch: _Optional[int] = ..., train_loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., train_acc: _Optional[float] = ..., val_acc: _Optional[float] = ..., test_acc: _Optional[float] = ..., lr: _Optional[float] = ..., seconds: _Optional[float] = ..., images_per_second: _Optional[float] = ..., augmenter_grad_norm: _Optional[float] = ..., transforms: _Optional[_Iterable[_Union[TransformStat, _Mapping]]] = ...) -> None: ...
+    served: _containers.RepeatedCompositeFieldContainer[TransformStat]
+    collapsed: bool
+    def __init__(self, epoch: _Optional[int] = ..., train_loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., train_acc: _Optional[float] = ..., val_acc: _Optional[float] = ..., test_acc: _Optional[float] = ..., lr: _Optional[float] = ..., seconds: _Optional[float] = ..., images_per_second: _Optional[float] = ..., augmenter_grad_norm: _Optional[float] = ..., transforms: _Optional[_Iterable[_Union[TransformStat, _Mapping]]] = ..., served: _Optional[_Iterable[_Union[TransformStat, _Mapping]]] = ..., collapsed: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "failure_reason", "config_toml", "dataset", "model_name", "epochs", "epochs_done", "last_record", "published", "created_unix_ms", "started_unix_ms", "finished_unix_ms")

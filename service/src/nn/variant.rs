@@ -1,0 +1,165 @@
+//! The augmenter variants: `reference`, the method's networks as published, and `spread`, the
+//! default, which keeps the online bilevel learning but makes the served distribution useful.
+//!
+//! In the reference, each transformation parameter is a deterministic function of the noise
+//! through ReLU units; in a small data regime those units die, the output stops depending on
+//! the noise, and the trained augmenter serves one fixed transform to every image (see
+//! docs/quality.md). The `spread` variant changes four things, and nothing else:
+//! - the network outputs, for each transformation parameter, a mean μ(z) **and** a spread σ(z);
+//!   the parameter is μ + σ·ε with ε ~ U(−√3, √3) (unit variance), a reparametrized sample, so
+//!   the gradient still reaches both heads;
+//! - magnitudes are bounded: μ = m·tanh(raw), σ = floor + (cap − floor)·sigmoid(raw), per
+//!   parameter ([`spread_range`]); the floor keeps every parameter varying whatever the
+//!   training does, so a published model cannot collapse;
+//! - hidden units are leaky (slope [`LEAKY_SLOPE`]), so none die;
+//! - every parameter is an offset from the identity transform, the output layer starts small
+//!   (identity-centred means, spreads at the middle of their range), and warps repeat the
+//!   border pixels instead of filling with the mean colour.
+use std::fmt;
+use std::str::FromStr;
+
+use tch::Tensor;
+
+use super::error::{NnError, NnResult};
+
+/// Negative slope of the `spread` variant's hidden units.
+pub const LEAKY_SLOPE: f64 = 0.1;
+
+/// Scale of the `spread` variant's output-layer weights relative to PyTorch's default, so the
+/// initial means sit near the identity.
+pub const SPREAD_HEAD_INIT_SCALE: f64 = 0.1;
+
+/// How the augmenter network turns noise into transformation parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AugmenterVariant {
+    /// The method's networks as published (ReLU, raw outputs, zero padding).
+    Reference,
+    /// Mean and spread per parameter, bounded, with a floor on the spread (the default).
+    #[default]
+    Spread,
+}
+
+impl AugmenterVariant {
+    /// Every variant.
+    pub const ALL: [Self; 2] = [Self::Reference, Self::Spread];
+
+    /// The name used in configuration and model descriptions.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Reference => "reference",
+            Self::Spread => "spread",
+        }
+    }
+}
+
+impl fmt::Display for AugmenterVariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for AugmenterVariant {
+    type Err = NnError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let wanted = text.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name() == wanted)
+            .ok_or_else(|| {
+                NnError::InvalidConfig(format!(
+                    "unknown augmenter variant '{text}': expected reference or spread"
+                ))
+            })
+    }
+}
+
+/// The range of one transformation parameter under the `spread` variant: its mean lies within
+/// ±`bound` of the identity's value, its spread (standard deviation) in [`floor`, `cap`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpreadRange {
+    /// Largest |mean|.
+    pub bound: f64,
+    /// Smallest standard deviation.
+    pub floor: f64,
+    /// Largest standard deviation.
+    pub cap: f64,
+}
+
+/// The range of the parameter called `name` (the names of the records: `a11` … `ty`,
+/// `brightness`, `shift`, `saturation`, `hue`). Matrix entries are offsets from the identity,
+/// translations in normalized coordinates (2 = the image's width), colour parameters offsets
+/// from "no change". A floor of 0.02 is 20 times the collapse threshold.
+pub fn spread_range(name: &str) -> SpreadRange {
+    let (bound, floor, cap) = match name {
+        "tx" | "ty" => (0.25, 0.03, 0.15),
+        "brightness" | "saturation" => (0.3, 0.02, 0.2),
+        "shift" | "hue" => (0.2, 0.02, 0.1),
+        // a11, a12, a21, a22
+        _ => (0.25, 0.02, 0.12),
+    };
+    SpreadRange { bound, floor, cap }
+}
+
+/// The parameters [B, P] from the network's raw output [B, 2P] (means, then spreads) and the
+/// unit-variance noise `eps` [B, P]: bound·tanh(mean) + (floor + (cap − floor)·σ(spread))·ε.
+pub fn spread_parameters(raw: &Tensor, eps: &Tensor, ranges: &[SpreadRange]) -> NnResult<Tensor> {
+    let p = ranges.len() as i64;
+    let like = |values: Vec<f64>| -> NnResult<Tensor> {
+        Ok(Tensor::from_slice(&values)
+            .f_view([1, p])?
+            .f_to_kind(raw.kind())?
+            .f_to_device(raw.device())?)
+    };
+    let bound = like(ranges.iter().map(|r| r.bound).collect())?;
+    let floor = like(ranges.iter().map(|r| r.floor).collect())?;
+    let width = like(ranges.iter().map(|r| r.cap - r.floor).collect())?;
+    let mean = raw.f_narrow(1, 0, p)?.f_tanh()?.f_mul(&bound)?;
+    let spread = raw
+        .f_narrow(1, p, p)?
+        .f_sigmoid()?
+        .f_mul(&width)?
+        .f_add(&floor)?;
+    Ok(mean.f_add(&spread.f_mul(eps)?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use tch::{Device, Kind};
+
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_is_refused() {
+        for v in AugmenterVariant::ALL {
+            assert_eq!(v.name().parse::<AugmenterVariant>().unwrap(), v);
+        }
+        assert_eq!(AugmenterVariant::default(), AugmenterVariant::Spread);
+        let err = "wide".parse::<AugmenterVariant>().unwrap_err().to_string();
+        assert!(err.contains("'wide'") && err.contains("reference"), "{err}");
+    }
+
+    #[test]
+    fn parameters_stay_within_bound_and_spread_range() {
+        let ranges = [spread_range("a11"), spread_range("tx")];
+        let opts = (Kind::Double, Device::Cpu);
+        // Saturated raw outputs: means at ±bound, spreads at the cap or the floor.
+        let raw = Tensor::from_slice(&[50.0f64, -50.0, 50.0, -50.0]).view([1, 4]);
+        let eps = Tensor::full([1, 2], 3f64.sqrt(), opts);
+        let p = Vec::<f64>::try_from(spread_parameters(&raw, &eps, &ranges).unwrap().view([-1]))
+            .unwrap();
+        let root3 = 3f64.sqrt();
+        assert!((p[0] - (0.25 + 0.12 * root3)).abs() < 1e-9, "{p:?}");
+        assert!((p[1] - (-0.25 + 0.03 * root3)).abs() < 1e-9, "{p:?}");
+        // Zero raw output: identity mean, spread in the middle of its range.
+        let raw = Tensor::zeros([1, 4], opts);
+        let eps = Tensor::ones([1, 2], opts);
+        let p = Vec::<f64>::try_from(spread_parameters(&raw, &eps, &ranges).unwrap().view([-1]))
+            .unwrap();
+        assert!(
+            (p[0] - 0.07).abs() < 1e-9 && (p[1] - 0.09).abs() < 1e-9,
+            "{p:?}"
+        );
+    }
+}
