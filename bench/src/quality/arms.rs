@@ -79,6 +79,8 @@ pub struct ArmTemplate {
     /// String-valued configuration keys (`{K}`, `{V}` substituted); `data.val_ratio` comes
     /// from `split`, `augment.model` from `role`.
     pub settings: &'static [(&'static str, &'static str)],
+    /// Keys whose values are TOML literals (numbers), written as they are.
+    pub literals: &'static [(&'static str, &'static str)],
 }
 
 /// The arm table of the protocol.
@@ -89,16 +91,18 @@ pub const ARMS: &[ArmTemplate] = &[
         augmentation: "none",
         role: RoleTemplate::Plain,
         settings: &[("augment.mode", "none"), ("augment.baseline", "none")],
+        literals: &[],
     },
     ArmTemplate {
         name: "handcrafted-1600",
         split: Split::WithValidation,
-        augmentation: "hand-crafted crop + flip",
+        augmentation: "hand-crafted crop (pad 2) + flip",
         role: RoleTemplate::Plain,
         settings: &[
             ("augment.mode", "handcrafted"),
             ("augment.baseline", "crop+flip"),
         ],
+        literals: &[("augment.crop_padding", "2")],
     },
     ArmTemplate {
         name: "none-2000",
@@ -106,16 +110,18 @@ pub const ARMS: &[ArmTemplate] = &[
         augmentation: "none",
         role: RoleTemplate::Plain,
         settings: &[("augment.mode", "none"), ("augment.baseline", "none")],
+        literals: &[],
     },
     ArmTemplate {
         name: "handcrafted-2000",
         split: Split::All,
-        augmentation: "hand-crafted crop + flip",
+        augmentation: "hand-crafted crop (pad 2) + flip",
         role: RoleTemplate::Plain,
         settings: &[
             ("augment.mode", "handcrafted"),
             ("augment.baseline", "crop+flip"),
         ],
+        literals: &[("augment.crop_padding", "2")],
     },
     ArmTemplate {
         name: "bilevel-{K}-{V}",
@@ -127,6 +133,7 @@ pub const ARMS: &[ArmTemplate] = &[
             ("augment.baseline", "none"),
             ("augment.variant", "{V}"),
         ],
+        literals: &[],
     },
     ArmTemplate {
         name: "served-{K}-{V}",
@@ -136,6 +143,7 @@ pub const ARMS: &[ArmTemplate] = &[
             from: "bilevel-{K}-{V}",
         },
         settings: &[("augment.mode", "served"), ("augment.baseline", "none")],
+        literals: &[],
     },
 ];
 
@@ -183,6 +191,12 @@ pub fn expand(table: &[ArmTemplate], variants: &[String]) -> Vec<Arm> {
                         .settings
                         .iter()
                         .map(|(key, value)| Setting::string(key, &fill(value, kind, variant))),
+                );
+                settings.extend(
+                    template
+                        .literals
+                        .iter()
+                        .map(|(key, value)| Setting::literal(key, *value)),
                 );
                 arms.push(Arm {
                     name: fill(template.name, kind, variant),

@@ -16,7 +16,8 @@ use rand::Rng;
 use super::dataset::ImageShape;
 use super::error::DataError;
 
-/// Zero padding on each side before the random crop.
+/// Zero padding on each side before the random crop, by default (the reference's CIFAR-10
+/// pipeline; `augment.crop_padding` changes it).
 pub const CROP_PADDING: usize = 4;
 /// Largest rotation of the random affine transform, in degrees.
 pub const MAX_ROTATION_DEGREES: f64 = 10.0;
@@ -78,11 +79,12 @@ impl Baseline {
         matches!(self, Self::Flip | Self::CropFlip | Self::CropAffineFlip)
     }
 
-    /// Applies this level, then colour jitter when `color_jitter` is set, to `images`: a batch
-    /// of `shape` images in [0, 1], NCHW, transformed in place with parameters drawn from `rng`.
+    /// Applies this level (crops of at most `crop_padding` pixels each way), then colour
+    /// jitter when `color_jitter` is set, to `images`: a batch of `shape` images in [0, 1],
+    /// NCHW, transformed in place with parameters drawn from `rng`.
     pub fn apply(
         self,
-        color_jitter: bool,
+        (color_jitter, crop_padding): (bool, usize),
         images: &mut [f32],
         shape: ImageShape,
         rng: &mut StdRng,
@@ -99,7 +101,7 @@ impl Baseline {
         }
         let count = images.len() / numel;
         let params: Vec<SampleParams> = (0..count)
-            .map(|_| SampleParams::draw(self, color_jitter, rng))
+            .map(|_| SampleParams::draw(self, (color_jitter, crop_padding), rng))
             .collect();
         let mut scratch = vec![0.0; numel];
         for (image, p) in images.chunks_exact_mut(numel).zip(&params) {
@@ -146,7 +148,7 @@ impl FromStr for Baseline {
 
 /// The random choices for one image.
 struct SampleParams {
-    /// Crop offset relative to the unpadded image: (rows, columns), each in −4..=4.
+    /// Crop offset relative to the unpadded image: (rows, columns), each in −pad..=pad.
     shift: Option<(isize, isize)>,
     /// Rotation in radians and scale factor.
     affine: Option<(f64, f64)>,
@@ -155,9 +157,9 @@ struct SampleParams {
 }
 
 impl SampleParams {
-    fn draw(baseline: Baseline, color_jitter: bool, rng: &mut StdRng) -> Self {
+    fn draw(baseline: Baseline, (color_jitter, pad): (bool, usize), rng: &mut StdRng) -> Self {
         // rand samples no isize; the padding is tiny, so i32 round-trips exactly.
-        let pad = CROP_PADDING as i32;
+        let pad = i32::try_from(pad).unwrap_or(i32::MAX);
         let mut offset = || rng.random_range(-pad..=pad) as isize;
         let shift = baseline.crops().then(|| (offset(), offset()));
         let affine = baseline.affine().then(|| {
@@ -384,7 +386,7 @@ mod tests {
         let original = batch(4, shape);
         let mut images = original.clone();
         Baseline::None
-            .apply(false, &mut images, shape, &mut rng(0))
+            .apply((false, CROP_PADDING), &mut images, shape, &mut rng(0))
             .unwrap();
         assert_eq!(images, original);
     }
@@ -395,7 +397,7 @@ mod tests {
         let original = batch(32, shape);
         let mut images = original.clone();
         Baseline::Flip
-            .apply(false, &mut images, shape, &mut rng(5))
+            .apply((false, CROP_PADDING), &mut images, shape, &mut rng(5))
             .unwrap();
         let mut flipped = 0;
         for (out, inp) in images
@@ -431,7 +433,7 @@ mod tests {
         let original = batch(24, shape);
         let mut images = original.clone();
         Baseline::Crop
-            .apply(false, &mut images, shape, &mut rng(9))
+            .apply((false, CROP_PADDING), &mut images, shape, &mut rng(9))
             .unwrap();
         assert_eq!(images.len(), original.len());
         let mut shifts = Vec::new();
@@ -446,6 +448,23 @@ mod tests {
         let mut img: Vec<f32> = (1..=6).map(|v| v as f32).collect();
         shift(&mut img, ImageShape::new(1, 2, 3), 0, 1, &mut [0.0; 6]);
         assert_eq!(img, [2.0, 3.0, 0.0, 5.0, 6.0, 0.0]);
+    }
+
+    #[test]
+    fn crop_padding_bounds_the_shift() {
+        let shape = ImageShape::new(1, 10, 12);
+        let original = batch(64, shape);
+        let mut images = original.clone();
+        Baseline::Crop
+            .apply((false, 2), &mut images, shape, &mut rng(9))
+            .unwrap();
+        let shifts: Vec<(isize, isize)> = images
+            .chunks(shape.numel())
+            .zip(original.chunks(shape.numel()))
+            .map(|(out, inp)| find_shift(out, inp, shape).expect("a shifted input"))
+            .collect();
+        let largest = shifts.iter().map(|&(dy, dx)| dy.abs().max(dx.abs())).max();
+        assert_eq!(largest, Some(2), "{shifts:?}");
     }
 
     #[test]
@@ -479,7 +498,7 @@ mod tests {
         let run = |seed| {
             let mut images = original.clone();
             Baseline::CropAffineFlip
-                .apply(true, &mut images, shape, &mut rng(seed))
+                .apply((true, CROP_PADDING), &mut images, shape, &mut rng(seed))
                 .unwrap();
             images
         };

@@ -44,6 +44,7 @@ impl Batch {
 pub(crate) struct Augment {
     pub baseline: Baseline,
     pub color_jitter: bool,
+    pub crop_padding: usize,
 }
 
 impl ImageSet {
@@ -77,9 +78,12 @@ pub(crate) fn build(
         images.extend(set.image(i).iter().map(|&p| f32::from(p) / 255.0));
     }
     if let Some(rng) = rng {
-        augment
-            .baseline
-            .apply(augment.color_jitter, &mut images, shape, rng)?;
+        augment.baseline.apply(
+            (augment.color_jitter, augment.crop_padding),
+            &mut images,
+            shape,
+            rng,
+        )?;
     }
     let plane = shape.height * shape.width;
     for image in images.chunks_exact_mut(shape.numel()) {

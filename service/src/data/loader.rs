@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::baseline::Baseline;
+use super::baseline::{Baseline, CROP_PADDING};
 use super::batch::{build, Augment, Batch};
 use super::dataset::ImageSet;
 use super::error::DataError;
@@ -44,6 +44,8 @@ pub struct LoaderConfig {
     pub baseline: Baseline,
     /// Add colour jitter after the baseline.
     pub color_jitter: bool,
+    /// Zero padding of the baseline's random crop, each side.
+    pub crop_padding: usize,
     /// Standardization statistics, one entry per image channel.
     pub normalization: Normalization,
 }
@@ -60,6 +62,7 @@ impl LoaderConfig {
             prefetch: DEFAULT_PREFETCH,
             baseline: Baseline::None,
             color_jitter: false,
+            crop_padding: CROP_PADDING,
             normalization,
         }
     }
@@ -131,6 +134,7 @@ fn produce(
     let augment = Augment {
         baseline: config.baseline,
         color_jitter: config.color_jitter,
+        crop_padding: config.crop_padding,
     };
     for (index, indices) in order.chunks(config.batch_size).take(expected).enumerate() {
         let seed = mix(mix(mix(config.seed, AUGMENT_STREAM), epoch), index as u64);

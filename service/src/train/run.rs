@@ -209,6 +209,7 @@ impl TrainingRun {
         if augmented {
             loader.baseline = c.baseline()?;
             loader.color_jitter = c.augment.color_jitter;
+            loader.crop_padding = c.augment.crop_padding;
         }
         Ok(loader)
     }
@@ -549,6 +550,7 @@ impl TrainingRun {
                 loader.prefetch = 0;
                 loader.baseline = self.config.baseline()?;
                 loader.color_jitter = self.config.augment.color_jitter;
+                loader.crop_padding = self.config.augment.crop_padding;
                 let subset = Arc::new(train.subset(&indices)?);
                 match BatchLoader::epoch(subset, &loader, epoch)?.next() {
                     Some(b) => b?.to_device(device)?.images,
