@@ -69,6 +69,11 @@ async fn augment_models_and_hot_swap() {
     assert_eq!((active.height, active.width), (SIDE as u32, SIDE as u32));
     assert_eq!(active.draws, 4096);
     assert_eq!(
+        active.variant, "spread",
+        "training jobs default to the spread variant"
+    );
+    assert!(!active.collapsed);
+    assert_eq!(
         active.served.len(),
         10,
         "affine_color: 6 affine + 4 colour parameters"

@@ -222,6 +222,7 @@ pub fn model_version(v: &ModelView) -> pb::ModelVersion {
         active: v.active,
         default: v.default,
         augmenter: m.augmenter.clone(),
+        variant: m.variant.clone(),
         dataset: m.dataset.clone(),
         channels: m.channels as u32,
         height: m.height as u32,

@@ -78,13 +78,18 @@ fn model_details(m: &ModelVersion) -> String {
             .join(", ")
     };
     let mut text = format!(
-        "model:      {}\nactive:     {}\ndefault:    {}\naugmenter:  {}\ndataset:    {}\n\
+        "model:      {}\nactive:     {}\ndefault:    {}\naugmenter:  {} ({})\ndataset:    {}\n\
          input:      {} channels, trained on {}x{}\nmean:       [{}]\nstd:        [{}]\n\
          source job: {} (epoch {})\ncreated:    {}\n",
         model_ref(m),
         m.active,
         m.default,
         m.augmenter,
+        if m.variant.is_empty() {
+            "reference"
+        } else {
+            &m.variant
+        },
         m.dataset,
         m.channels,
         m.width,
@@ -137,6 +142,7 @@ mod tests {
             active: true,
             default: false,
             augmenter: "small_affine".into(),
+            variant: "spread".into(),
             dataset: "cifar10".into(),
             epoch: 9,
             collapsed: true,
@@ -161,6 +167,10 @@ mod tests {
         );
         let details = model_details(&m);
         assert!(details.starts_with("model:      cifar@2\n"), "{details}");
+        assert!(
+            details.contains("augmenter:  small_affine (spread)\n"),
+            "{details}"
+        );
         assert!(details.contains("val_acc:    91.2340"), "{details}");
     }
 }

@@ -16,6 +16,10 @@ use super::storage;
 /// Draws behind a published version's served distribution.
 pub const SERVED_DRAWS: usize = 4096;
 
+fn reference_variant() -> String {
+    crate::nn::AugmenterVariant::Reference.name().into()
+}
+
 /// What is known about a published version besides its weights.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ModelMeta {
@@ -25,6 +29,10 @@ pub struct ModelMeta {
     pub version: u64,
     /// Augmenter kind.
     pub augmenter: String,
+    /// Augmenter network variant (`spread`, `reference`; absent from versions published
+    /// before variants existed, which are `reference`).
+    #[serde(default = "reference_variant")]
+    pub variant: String,
     /// The training job's dataset.
     pub dataset: String,
     /// Channels.
@@ -174,6 +182,7 @@ pub(super) fn meta_of(
         name: name.to_string(),
         version,
         augmenter: info.augmenter.clone(),
+        variant: info.variant.clone(),
         dataset: provenance.dataset,
         channels: info.mean.len(),
         height: info.height,
