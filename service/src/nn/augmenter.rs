@@ -28,6 +28,21 @@ use super::variant::{
 /// Dropout probability of the augmenter's hidden layers (the reference's 0.2).
 pub const DROPOUT: f64 = 0.2;
 
+/// Names of the transformation parameters: the six affine matrix entries, then the four
+/// colour parameters of `affine_color`.
+const TRANSFORM_NAMES: [&str; 10] = [
+    "a11",
+    "a12",
+    "tx",
+    "a21",
+    "a22",
+    "ty",
+    "brightness",
+    "shift",
+    "saturation",
+    "hue",
+];
+
 /// The augmenter families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AugmenterKind {
@@ -69,22 +84,11 @@ impl AugmenterKind {
     /// Names of the transformation parameters the network outputs, in order.
     fn output_names(self) -> &'static [&'static str] {
         match self {
-            Self::SmallAffine(AffineVariant::Affine) => &["a11", "a12", "tx", "a21", "a22", "ty"],
+            Self::SmallAffine(AffineVariant::Affine) => &TRANSFORM_NAMES[..6],
             Self::SmallAffine(AffineVariant::Translation) => &["tx", "ty"],
             Self::SmallAffine(AffineVariant::Scale) => &["a11", "a22"],
             Self::SmallAffine(AffineVariant::Rotation) => &["a11", "a12", "a21", "a22"],
-            Self::AffineColor => &[
-                "a11",
-                "a12",
-                "tx",
-                "a21",
-                "a22",
-                "ty",
-                "brightness",
-                "shift",
-                "saturation",
-                "hue",
-            ],
+            Self::AffineColor => &TRANSFORM_NAMES,
         }
     }
 
@@ -241,11 +245,10 @@ impl Augmenter {
 
     /// Names of the columns of [`Augmented::transform`].
     pub fn transform_names(&self) -> Vec<&'static str> {
-        let mut names = vec!["a11", "a12", "tx", "a21", "a22", "ty"];
-        if self.kind == AugmenterKind::AffineColor {
-            names.extend(["brightness", "shift", "saturation", "hue"]);
+        match self.kind {
+            AugmenterKind::AffineColor => TRANSFORM_NAMES.to_vec(),
+            AugmenterKind::SmallAffine(_) => TRANSFORM_NAMES[..6].to_vec(),
         }
-        names
     }
 
     /// Fresh weights θ drawn from `seed`: PyTorch's default initialisation, except the
