@@ -1,11 +1,14 @@
 //! The learned augmenters of the method: `small_affine` (and its translation, scale, rotation
 //! variants) and `affine_color`. A network maps noise z ~ U(−1, 1) to transformation
 //! parameters, which are applied to standardized images with differentiable operations, so the
-//! gradient of a loss on the augmented images reaches the network's weights θ.
+//! gradient of a loss on the augmented images reaches the network's weights θ. The network is
+//! the method's (`reference`) or the `spread` variant's (mean and spread per parameter, see
+//! `variant.rs`).
 //!
-//! All randomness (noise, dropout masks, the order of the colour operations) is drawn up front
-//! into an [`AugmentNoise`] from a caller's seeded RNG; the forward pass itself is
-//! deterministic, which makes runs reproducible and lets tests fix the noise.
+//! All randomness (noise, dropout masks, the order of the colour operations, the `spread`
+//! variant's ε) is drawn up front into an [`AugmentNoise`] from a caller's seeded RNG; the
+//! forward pass itself is deterministic, which makes runs reproducible and lets tests fix the
+//! noise.
 use std::fmt;
 use std::str::FromStr;
 
