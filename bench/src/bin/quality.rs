@@ -11,7 +11,7 @@
 //! Usage: `quality [--budget cpu|gpu] [--epochs N] [--seeds 0,1,2] [--per-class N|all]
 //! [--arch A] [--device D] [--arms NAMES] [--variants V,…] [--data DIR] [--jobs N]
 //! [--runs-dir DIR] [--out FILE.md] [--augmentd PATH] [--render-only] [--set KEY=VALUE]…
-//! [--test-every N] [--omit-key KEY,…]` (see `--help`).
+//! [--test-every N]` (see `--help`).
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -84,10 +84,6 @@ struct Options {
     /// `output.test_every` of every run [default: the epochs: the test set once, at the end].
     #[arg(long)]
     test_every: Option<u64>,
-    /// Leave these keys out of every run's configuration (augmentd's default then applies),
-    /// for an augmentd that does not know them yet, e.g. `--omit-key output.test_every`.
-    #[arg(long = "omit-key", value_delimiter = ',', value_name = "KEY")]
-    omit_keys: Vec<String>,
 }
 
 /// The command line as a shell would take it back.
@@ -150,24 +146,10 @@ fn run() -> Result<bool> {
         .runs_dir
         .clone()
         .unwrap_or_else(|| Path::new("target/quality").join(protocol.budget.name()));
-    let mut shared = protocol.shared_settings();
-    let mut arms =
+    let shared = protocol.shared_settings();
+    let arms =
         select(expand(ARMS, &options.variants), &options.arms).map_err(anyhow::Error::msg)?;
-    let mut runs = plan(&arms, &options.seeds, &runs_dir);
-    for key in &options.omit_keys {
-        let mut used = shared.iter().chain(runs.iter().flat_map(|r| &r.settings));
-        if !used.any(|s| &s.key == key) {
-            bail!("--omit-key {key}: no run sets it");
-        }
-    }
-    let omitted = |s: &Setting| options.omit_keys.contains(&s.key);
-    shared.retain(|s| !omitted(s));
-    for arm in &mut arms {
-        arm.settings.retain(|s| !omitted(s));
-    }
-    for run in &mut runs {
-        run.settings.retain(|s| !omitted(s));
-    }
+    let runs = plan(&arms, &options.seeds, &runs_dir);
     let extra = options
         .sets
         .iter()
@@ -275,7 +257,6 @@ fn run() -> Result<bool> {
         variants: options.variants.clone(),
         shared_settings: shared,
         extra_settings: extra,
-        omitted_keys: options.omit_keys.clone(),
         arms: summaries,
         figure,
     };

@@ -27,8 +27,6 @@ pub struct Report {
     pub shared_settings: Vec<Setting>,
     /// `--set` values given to every run after its own.
     pub extra_settings: Vec<Setting>,
-    /// Keys left out of every run (`--omit-key`).
-    pub omitted_keys: Vec<String>,
     /// The arms, in table order.
     pub arms: Vec<ArmSummary>,
     /// File name of the figure, beside the Markdown.
@@ -182,14 +180,6 @@ fn protocol_section(r: &Report, out: &mut String) {
             .map(|s| format!("`{}`", s.assignment()))
             .collect();
         let _ = writeln!(out, "- Set on every run (`--set`): {}.", sets.join(", "));
-    }
-    if !r.omitted_keys.is_empty() {
-        let keys: Vec<String> = r.omitted_keys.iter().map(|k| format!("`{k}`")).collect();
-        let _ = writeln!(
-            out,
-            "- **Left out of every run** (`--omit-key`; augmentd's default applies): {}.",
-            keys.join(", ")
-        );
     }
     let _ = writeln!(
         out,

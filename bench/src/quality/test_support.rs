@@ -106,7 +106,6 @@ pub fn fixed_report() -> Report {
         seeds: vec![0, 1, 2],
         variants: vec!["reference".into()],
         extra_settings: Vec::new(),
-        omitted_keys: Vec::new(),
         arms: fixed_summaries(),
         figure: "quality.svg".into(),
     }
