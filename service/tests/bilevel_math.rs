@@ -150,6 +150,21 @@ fn spread_variant_affine_color_hypergradient_matches_finite_differences() {
 }
 
 #[test]
+fn narrow_variant_hypergradient_matches_finite_differences() {
+    let mut problem = affine_problem(1, 0.9);
+    problem.variant = AugmenterVariant::Narrow;
+    check_with_step(problem, BORDER_EPS);
+}
+
+#[test]
+fn narrow_variant_affine_color_hypergradient_matches_finite_differences() {
+    let mut problem = Problem::new(AugmenterKind::AffineColor, 3);
+    problem.variant = AugmenterVariant::Narrow;
+    problem.inner_steps = 2;
+    check_with_step(problem, BORDER_EPS);
+}
+
+#[test]
 fn no_hypergradient_when_the_virtual_step_is_empty() {
     let mut problem = affine_problem(2, 0.9);
     problem.lr = 0.0;

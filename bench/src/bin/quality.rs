@@ -309,7 +309,7 @@ mod tests {
         let options = Options::try_parse_from(["quality"]).unwrap();
         assert_eq!(options.budget, Budget::Cpu);
         assert_eq!(options.seeds, [0, 1, 2]);
-        assert_eq!(options.variants, ["reference", "spread"]);
+        assert_eq!(options.variants, ["reference", "spread", "narrow"]);
         assert_eq!(options.out, Path::new("docs/quality.md"));
         let options = Options::try_parse_from([
             "quality",

@@ -12,7 +12,7 @@ use super::protocol::{toml_float, Setting};
 /// The learned augmenters compared (the `{K}` of a template).
 pub const LEARNED_KINDS: [&str; 2] = ["small_affine", "affine_color"];
 /// The augmenter variants compared by default (the `{V}` of a template; `--variants`).
-pub const DEFAULT_VARIANTS: [&str; 2] = ["reference", "spread"];
+pub const DEFAULT_VARIANTS: [&str; 3] = ["reference", "spread", "narrow"];
 /// Share of each class held out for validation by the arms that have a validation split.
 pub const VAL_RATIO: f64 = 0.2;
 
@@ -322,7 +322,9 @@ mod tests {
 
     #[test]
     fn templates_expand_over_variants_and_kinds() {
-        let arms = expand(ARMS, &strings(&DEFAULT_VARIANTS));
+        let all = expand(ARMS, &strings(&DEFAULT_VARIANTS));
+        assert_eq!(all.len(), 4 + 4 * DEFAULT_VARIANTS.len());
+        let arms = expand(ARMS, &strings(&["reference", "spread"]));
         assert_eq!(
             names(&arms),
             [
@@ -366,7 +368,7 @@ mod tests {
 
     #[test]
     fn selection_takes_prefixes_and_the_served_models_arms() {
-        let arms = expand(ARMS, &strings(&DEFAULT_VARIANTS));
+        let arms = expand(ARMS, &strings(&["reference", "spread"]));
         let picked = select(
             arms.clone(),
             &strings(&["none", "served-affine_color-spread"]),

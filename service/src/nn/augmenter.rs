@@ -2,11 +2,11 @@
 //! variants) and `affine_color`. A network maps noise z ~ U(−1, 1) to transformation
 //! parameters, which are applied to standardized images with differentiable operations, so the
 //! gradient of a loss on the augmented images reaches the network's weights θ. The network is
-//! the method's (`reference`) or the `spread` variant's (mean and spread per parameter, see
-//! `variant.rs`).
+//! the method's (`reference`) or that of the `spread` and `narrow` variants (mean and spread per
+//! parameter, see `variant.rs`).
 //!
-//! All randomness (noise, dropout masks, the order of the colour operations, the `spread`
-//! variant's ε) is drawn up front into an [`AugmentNoise`] from a caller's seeded RNG; the
+//! All randomness (noise, dropout masks, the order of the colour operations, the spread
+//! variants' ε) is drawn up front into an [`AugmentNoise`] from a caller's seeded RNG; the
 //! forward pass itself is deterministic, which makes runs reproducible and lets tests fix the
 //! noise.
 use std::fmt;
@@ -143,7 +143,7 @@ pub struct AugmentNoise {
     pub dropout: Option<[Tensor; 2]>,
     /// The order of the colour operations for this batch (empty for `small_affine`).
     pub color_order: Vec<ColorOp>,
-    /// Unit-variance noise ε ~ U(−√3, √3) [B, P] of the `spread` variant's reparametrized
+    /// Unit-variance noise ε ~ U(−√3, √3) [B, P] of the spread variants' reparametrized
     /// sample (`None` for the reference).
     pub spread: Option<Tensor>,
 }
@@ -227,12 +227,12 @@ impl Augmenter {
     }
 
     /// The network's output width: one value per transformation parameter, two (mean and
-    /// spread) under the `spread` variant.
+    /// spread) under the spread variants.
     fn output_width(&self) -> i64 {
         let outputs = self.kind.widths()[3];
-        match self.variant {
-            AugmenterVariant::Reference => outputs,
-            AugmenterVariant::Spread => 2 * outputs,
+        match self.variant.spread_shift() {
+            None => outputs,
+            Some(_) => 2 * outputs,
         }
     }
 
@@ -255,19 +255,17 @@ impl Augmenter {
     }
 
     /// Fresh weights θ drawn from `seed`: PyTorch's default initialisation, except the
-    /// `spread` variant's output layer (small weights, zero bias: identity-centred means,
-    /// spreads in the middle of their range).
+    /// spread variants' output layer (small weights, zero bias: identity-centred means, spreads
+    /// in the middle of their range under `spread`, near their floor under `narrow`).
     pub fn init(&self, seed: u64, kind: Kind, device: Device) -> NnResult<ParamSet> {
         let mut net = NetBuilder::new(seed, kind, device);
         let w = self.kind.widths();
         let [l1, l2, l3] = self.kind.layer_names();
         net.linear(l1, w[0], w[1])?;
         net.linear(l2, w[1], w[2])?;
-        match self.variant {
-            AugmenterVariant::Reference => net.linear(l3, w[2], w[3])?,
-            AugmenterVariant::Spread => {
-                net.linear_head(l3, w[2], self.output_width(), SPREAD_HEAD_INIT_SCALE)?
-            }
+        match self.variant.spread_shift() {
+            None => net.linear(l3, w[2], w[3])?,
+            Some(_) => net.linear_head(l3, w[2], self.output_width(), SPREAD_HEAD_INIT_SCALE)?,
         }
         Ok(net.finish().0)
     }
@@ -298,9 +296,9 @@ impl Augmenter {
             None
         };
         let root3 = 3f64.sqrt();
-        let spread = match self.variant {
-            AugmenterVariant::Reference => None,
-            AugmenterVariant::Spread => Some(draw(w[3], &mut |r| r.random_range(-root3..root3))?),
+        let spread = match self.variant.spread_shift() {
+            None => None,
+            Some(_) => Some(draw(w[3], &mut |r| r.random_range(-root3..root3))?),
         };
         let mut color_order = Vec::new();
         if self.kind == AugmenterKind::AffineColor {
@@ -330,21 +328,21 @@ impl Augmenter {
             })
         };
         let activate = |x: Tensor| -> NnResult<Tensor> {
-            Ok(match self.variant {
-                AugmenterVariant::Reference => x.f_relu()?,
-                AugmenterVariant::Spread => x.f_maximum(&x.f_mul_scalar(LEAKY_SLOPE)?)?,
+            Ok(match self.variant.spread_shift() {
+                None => x.f_relu()?,
+                Some(_) => x.f_maximum(&x.f_mul_scalar(LEAKY_SLOPE)?)?,
             })
         };
         let h = masked(activate(linear(&noise.z, l1)?)?, 0)?;
         let h = masked(activate(linear(&h, l2)?)?, 1)?;
         let out = linear(&h, l3)?;
-        Ok(match (self.variant, self.kind) {
-            (AugmenterVariant::Reference, AugmenterKind::AffineColor) => out.f_tanh()?,
-            (AugmenterVariant::Reference, AugmenterKind::SmallAffine(_)) => out,
-            (AugmenterVariant::Spread, kind) => {
+        Ok(match (self.variant.spread_shift(), self.kind) {
+            (None, AugmenterKind::AffineColor) => out.f_tanh()?,
+            (None, AugmenterKind::SmallAffine(_)) => out,
+            (Some(shift), kind) => {
                 let eps = noise.spread.as_ref().ok_or_else(|| {
                     NnError::InvalidConfig(
-                        "the spread variant needs the noise of its own sample_noise".into(),
+                        "the spread variants need the noise of their own sample_noise".into(),
                     )
                 })?;
                 let ranges: Vec<_> = kind
@@ -352,7 +350,7 @@ impl Augmenter {
                     .iter()
                     .map(|n| spread_range(n))
                     .collect();
-                spread_parameters(&out, eps, &ranges)?
+                spread_parameters(&out, eps, &ranges, shift)?
             }
         })
     }
@@ -381,21 +379,17 @@ impl Augmenter {
             });
         }
         let params = self.parameters(theta, noise)?;
-        let (matrix, color) = match (self.kind, self.variant) {
-            (AugmenterKind::SmallAffine(v), AugmenterVariant::Reference) => {
-                (variant_matrix(v, &params)?, None)
-            }
-            (AugmenterKind::SmallAffine(v), AugmenterVariant::Spread) => {
-                (spread_matrix(v, &params)?, None)
-            }
+        let (matrix, color) = match (self.kind, self.variant.spread_shift()) {
+            (AugmenterKind::SmallAffine(v), None) => (variant_matrix(v, &params)?, None),
+            (AugmenterKind::SmallAffine(v), Some(_)) => (spread_matrix(v, &params)?, None),
             (AugmenterKind::AffineColor, _) => (
                 offset_matrix(&params.f_narrow(1, 0, 6)?.f_view([batch, 2, 3])?)?,
                 Some(params.f_narrow(1, 6, 4)?),
             ),
         };
-        let padding = match self.variant {
-            AugmenterVariant::Reference => Padding::Zeros,
-            AugmenterVariant::Spread => Padding::Border,
+        let padding = match self.variant.spread_shift() {
+            None => Padding::Zeros,
+            Some(_) => Padding::Border,
         };
         let matrix = match self.bound {
             Some(b) => bound_matrix(&matrix, b)?,

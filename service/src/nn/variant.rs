@@ -1,5 +1,6 @@
-//! The augmenter variants: `reference`, the method's networks as published, and `spread`, the
-//! default, which keeps the online bilevel learning but makes the served distribution useful.
+//! The augmenter variants: `reference`, the method's networks as published; `spread`, the
+//! default, which keeps the online bilevel learning but makes the served distribution useful;
+//! and `narrow`, `spread` started at (and regularized toward) the floor of every spread.
 //!
 //! In the reference, each transformation parameter is a deterministic function of the noise
 //! through ReLU units; in a small data regime those units die, the output stops depending on
@@ -15,6 +16,12 @@
 //! - every parameter is an offset from the identity transform, the output layer starts small
 //!   (identity-centred means, spreads at the middle of their range), and warps repeat the
 //!   border pixels instead of filling with the mean colour.
+//!
+//! `narrow` is `spread` with the spreads' sigmoid shifted by [`NARROW_SPREAD_SHIFT`]: a zero raw
+//! output means a spread just above the floor, so training starts from the identity with the
+//! least jitter, and the augmenter's weight decay (which pulls raw outputs to zero) pulls the
+//! spreads back toward the floor rather than to the middle of their range. A spread widens only
+//! where the hypergradient keeps asking for it.
 use std::fmt;
 use std::str::FromStr;
 
@@ -29,6 +36,10 @@ pub const LEAKY_SLOPE: f64 = 0.1;
 /// initial means sit near the identity.
 pub const SPREAD_HEAD_INIT_SCALE: f64 = 0.1;
 
+/// Shift of the `narrow` variant's spread sigmoid: a zero raw output gives
+/// floor + (cap − floor)·sigmoid(−3) ≈ floor + 4.7 % of the range.
+pub const NARROW_SPREAD_SHIFT: f64 = -3.0;
+
 /// How the augmenter network turns noise into transformation parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AugmenterVariant {
@@ -37,17 +48,30 @@ pub enum AugmenterVariant {
     /// Mean and spread per parameter, bounded, with a floor on the spread (the default).
     #[default]
     Spread,
+    /// `spread` with every spread starting near its floor and decaying toward it.
+    Narrow,
 }
 
 impl AugmenterVariant {
     /// Every variant.
-    pub const ALL: [Self; 2] = [Self::Reference, Self::Spread];
+    pub const ALL: [Self; 3] = [Self::Reference, Self::Spread, Self::Narrow];
 
     /// The name used in configuration and model descriptions.
     pub fn name(self) -> &'static str {
         match self {
             Self::Reference => "reference",
             Self::Spread => "spread",
+            Self::Narrow => "narrow",
+        }
+    }
+
+    /// For the variants that output a mean and a spread per parameter, the shift added to the
+    /// raw spread before its sigmoid; `None` for the `reference`.
+    pub fn spread_shift(self) -> Option<f64> {
+        match self {
+            Self::Reference => None,
+            Self::Spread => Some(0.0),
+            Self::Narrow => Some(NARROW_SPREAD_SHIFT),
         }
     }
 }
@@ -67,8 +91,10 @@ impl FromStr for AugmenterVariant {
             .into_iter()
             .find(|v| v.name() == wanted)
             .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|v| v.name()).collect();
                 NnError::InvalidConfig(format!(
-                    "unknown augmenter variant '{text}': expected reference or spread"
+                    "unknown augmenter variant '{text}': expected one of {}",
+                    names.join(", ")
                 ))
             })
     }
@@ -102,8 +128,14 @@ pub fn spread_range(name: &str) -> SpreadRange {
 }
 
 /// The parameters [B, P] from the network's raw output [B, 2P] (means, then spreads) and the
-/// unit-variance noise `eps` [B, P]: bound·tanh(mean) + (floor + (cap − floor)·σ(spread))·ε.
-pub fn spread_parameters(raw: &Tensor, eps: &Tensor, ranges: &[SpreadRange]) -> NnResult<Tensor> {
+/// unit-variance noise `eps` [B, P]:
+/// bound·tanh(mean) + (floor + (cap − floor)·sigmoid(spread + shift))·ε.
+pub fn spread_parameters(
+    raw: &Tensor,
+    eps: &Tensor,
+    ranges: &[SpreadRange],
+    shift: f64,
+) -> NnResult<Tensor> {
     let p = ranges.len() as i64;
     let like = |values: Vec<f64>| -> NnResult<Tensor> {
         Ok(Tensor::from_slice(&values)
@@ -117,6 +149,7 @@ pub fn spread_parameters(raw: &Tensor, eps: &Tensor, ranges: &[SpreadRange]) -> 
     let mean = raw.f_narrow(1, 0, p)?.f_tanh()?.f_mul(&bound)?;
     let spread = raw
         .f_narrow(1, p, p)?
+        .f_add_scalar(shift)?
         .f_sigmoid()?
         .f_mul(&width)?
         .f_add(&floor)?;
@@ -137,7 +170,10 @@ mod tests {
         }
         assert_eq!(AugmenterVariant::default(), AugmenterVariant::Spread);
         let err = "wide".parse::<AugmenterVariant>().unwrap_err().to_string();
-        assert!(err.contains("'wide'") && err.contains("reference"), "{err}");
+        assert!(
+            err.contains("'wide'") && err.contains("reference, spread, narrow"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -147,19 +183,42 @@ mod tests {
         // Saturated raw outputs: means at ±bound, spreads at the cap or the floor.
         let raw = Tensor::from_slice(&[50.0f64, -50.0, 50.0, -50.0]).view([1, 4]);
         let eps = Tensor::full([1, 2], 3f64.sqrt(), opts);
-        let p = Vec::<f64>::try_from(spread_parameters(&raw, &eps, &ranges).unwrap().view([-1]))
-            .unwrap();
+        let p = Vec::<f64>::try_from(
+            spread_parameters(&raw, &eps, &ranges, 0.0)
+                .unwrap()
+                .view([-1]),
+        )
+        .unwrap();
         let root3 = 3f64.sqrt();
         assert!((p[0] - (0.25 + 0.12 * root3)).abs() < 1e-9, "{p:?}");
         assert!((p[1] - (-0.25 + 0.03 * root3)).abs() < 1e-9, "{p:?}");
         // Zero raw output: identity mean, spread in the middle of its range.
         let raw = Tensor::zeros([1, 4], opts);
         let eps = Tensor::ones([1, 2], opts);
-        let p = Vec::<f64>::try_from(spread_parameters(&raw, &eps, &ranges).unwrap().view([-1]))
-            .unwrap();
+        let p = Vec::<f64>::try_from(
+            spread_parameters(&raw, &eps, &ranges, 0.0)
+                .unwrap()
+                .view([-1]),
+        )
+        .unwrap();
         assert!(
             (p[0] - 0.07).abs() < 1e-9 && (p[1] - 0.09).abs() < 1e-9,
             "{p:?}"
         );
+        // The `narrow` shift: a zero raw output is a spread just above the floor.
+        let shift = AugmenterVariant::Narrow.spread_shift().unwrap();
+        let p = Vec::<f64>::try_from(
+            spread_parameters(&raw, &eps, &ranges, shift)
+                .unwrap()
+                .view([-1]),
+        )
+        .unwrap();
+        let near_floor = |floor: f64, cap: f64| floor + (cap - floor) / (1.0 + 3f64.exp());
+        assert!(
+            (p[0] - near_floor(0.02, 0.12)).abs() < 1e-9
+                && (p[1] - near_floor(0.03, 0.15)).abs() < 1e-9,
+            "{p:?}"
+        );
+        assert!(p[0] < 0.025 && p[1] < 0.036, "{p:?}");
     }
 }

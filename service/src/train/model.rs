@@ -22,7 +22,7 @@ pub struct ModelInfo {
     pub format: String,
     /// The augmenter kind (`small_affine`, `affine_color`, …).
     pub augmenter: String,
-    /// The network variant (`spread`, `reference`); absent from models saved before variants
+    /// The network variant (`narrow`, `spread`, `reference`); absent from models saved before variants
     /// existed, which are all `reference`.
     #[serde(default = "reference_variant")]
     pub variant: String,

@@ -29,7 +29,7 @@ pub struct ModelMeta {
     pub version: u64,
     /// Augmenter kind.
     pub augmenter: String,
-    /// Augmenter network variant (`spread`, `reference`; absent from versions published
+    /// Augmenter network variant (`narrow`, `spread`, `reference`; absent from versions published
     /// before variants existed, which are `reference`).
     #[serde(default = "reference_variant")]
     pub variant: String,
