@@ -22,8 +22,8 @@ pub struct ModelInfo {
     pub format: String,
     /// The augmenter kind (`small_affine`, `affine_color`, …).
     pub augmenter: String,
-    /// The network variant (`narrow`, `spread`, `reference`); absent from models saved before variants
-    /// existed, which are all `reference`.
+    /// The network variant (`narrow`, `spread`, `reference`); absent from models saved before
+    /// variants existed, which are all `reference`.
     #[serde(default = "reference_variant")]
     pub variant: String,
     /// Per-channel mean the images are standardized with.

@@ -29,8 +29,8 @@ pub struct ModelMeta {
     pub version: u64,
     /// Augmenter kind.
     pub augmenter: String,
-    /// Augmenter network variant (`narrow`, `spread`, `reference`; absent from versions published
-    /// before variants existed, which are `reference`).
+    /// Augmenter network variant (`narrow`, `spread`, `reference`; absent from versions
+    /// published before variants existed, which are `reference`).
     #[serde(default = "reference_variant")]
     pub variant: String,
     /// The training job's dataset.
