@@ -69,8 +69,8 @@ async fn augment_models_and_hot_swap() {
     assert_eq!((active.height, active.width), (SIDE as u32, SIDE as u32));
     assert_eq!(active.draws, 4096);
     assert_eq!(
-        active.variant, "spread",
-        "training jobs default to the spread variant"
+        active.variant, "narrow",
+        "training jobs default to the narrow variant"
     );
     assert!(!active.collapsed);
     assert_eq!(

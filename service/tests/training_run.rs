@@ -139,7 +139,7 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
     let model = summary.model.unwrap();
     let loaded = augmentd::train::load_model(&model, tch::Device::Cpu).unwrap();
     assert_eq!(loaded.info.augmenter, "affine_color");
-    assert_eq!(loaded.info.variant, "spread", "the default variant");
+    assert_eq!(loaded.info.variant, "narrow", "the default variant");
     assert_eq!(loaded.info.epoch, EPOCHS - 1);
     let served = loaded.info.served.as_ref().unwrap();
     assert_eq!((served.draws, served.params.len()), (4096, 10));

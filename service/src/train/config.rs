@@ -263,8 +263,9 @@ pub struct AugmentConfig {
         skip_serializing_if = "is_default_crop_padding"
     )]
     pub crop_padding: usize,
-    /// The augmenter network of the learned modes: `spread` (the default: mean and spread per
-    /// parameter with a floor, see `nn/variant.rs`) or `reference` (the method as published).
+    /// The augmenter network of the learned modes: `narrow` (the default) or `spread` (mean and
+    /// spread per parameter with a floor, see `nn/variant.rs`), or `reference` (the method as
+    /// published).
     /// Filled in with the default for learned modes when absent, so a run directory records
     /// which one it trains; absent in the other modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -754,9 +755,9 @@ mod tests {
             RunConfig::load(Some("fmnist-small"), None, &sets)
         };
         let learned = load(&[]).unwrap();
-        assert_eq!(learned.augment.variant.as_deref(), Some("spread"));
-        assert_eq!(learned.variant().unwrap(), AugmenterVariant::Spread);
-        assert!(learned.to_toml().contains("variant = \"spread\""));
+        assert_eq!(learned.augment.variant.as_deref(), Some("narrow"));
+        assert_eq!(learned.variant().unwrap(), AugmenterVariant::Narrow);
+        assert!(learned.to_toml().contains("variant = \"narrow\""));
         let reference = load(&["augment.variant=reference"]).unwrap();
         assert_eq!(reference.variant().unwrap(), AugmenterVariant::Reference);
         assert_eq!(
