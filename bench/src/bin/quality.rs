@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use augmentd::nn::AugmenterVariant;
 use augmentd_bench::quality::arms::{expand, plan, select, ARMS, DEFAULT_VARIANTS};
 use augmentd_bench::quality::meta::{cores, git_commit, utc_timestamp, Meta};
 use augmentd_bench::quality::protocol::{settings_toml, training_images_of, Budget, Setting};
@@ -255,6 +256,7 @@ fn run() -> Result<bool> {
         protocol: protocol.clone(),
         seeds: options.seeds.clone(),
         variants: options.variants.clone(),
+        default_variant: AugmenterVariant::default().name().into(),
         shared_settings: shared,
         extra_settings: extra,
         arms: summaries,

@@ -6,9 +6,10 @@
 //!
 //! The pieces: [`protocol`] (budgets and shared settings), [`arms`] (the arm table, expansion,
 //! the run plan), [`runner`] (child processes, dependencies), [`results`] (a run directory's
-//! records and model), [`summary`] (aggregation over seeds), [`report`] and [`svg`]
-//! (rendering), [`meta`] (provenance).
+//! records and model), [`summary`] (aggregation over seeds), [`bar`] (the bar,
+//! checked), [`report`] and [`svg`] (rendering), [`meta`] (provenance).
 pub mod arms;
+pub mod bar;
 pub mod meta;
 pub mod protocol;
 pub mod report;

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::arms::Role;
+use super::bar::bar_section;
 use super::meta::{format_duration, Meta};
 use super::protocol::{settings_toml, Protocol, Setting, CLASSES};
 use super::results::{RunResult, RunStatus};
@@ -23,6 +24,8 @@ pub struct Report {
     pub seeds: Vec<u64>,
     /// The augmenter variants.
     pub variants: Vec<String>,
+    /// The default variant of `augmentd train`, the one the bar is checked for.
+    pub default_variant: String,
     /// The configuration every run shares (`protocol.toml`).
     pub shared_settings: Vec<Setting>,
     /// `--set` values given to every run after its own.
@@ -296,6 +299,7 @@ pub fn render_markdown(r: &Report) -> String {
          seed's accuracy]({})\n",
         r.figure
     );
+    out.push_str(&bar_section(&r.arms, &r.default_variant, r.seeds.len()));
     let _ = writeln!(out, "## Per arm\n");
     for arm in &r.arms {
         arm_section(arm, r.protocol.epochs, &mut out);

@@ -105,6 +105,7 @@ pub fn fixed_report() -> Report {
         protocol,
         seeds: vec![0, 1, 2],
         variants: vec!["reference".into()],
+        default_variant: "reference".into(),
         extra_settings: Vec::new(),
         arms: fixed_summaries(),
         figure: "quality.svg".into(),
