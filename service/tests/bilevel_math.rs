@@ -134,34 +134,26 @@ fn hypergradient_matches_finite_differences_affine_color() {
     check_against_finite_differences(problem);
 }
 
-#[test]
-fn spread_variant_hypergradient_matches_finite_differences() {
+/// The FD checks of a spread variant: `small_affine` with one inner step and momentum, and
+/// `affine_color` with two.
+fn check_spread_variant(variant: AugmenterVariant) {
     let mut problem = affine_problem(1, 0.9);
-    problem.variant = AugmenterVariant::Spread;
+    problem.variant = variant;
+    check_with_step(problem, BORDER_EPS);
+    let mut problem = Problem::new(AugmenterKind::AffineColor, 3);
+    problem.variant = variant;
+    problem.inner_steps = 2;
     check_with_step(problem, BORDER_EPS);
 }
 
 #[test]
-fn spread_variant_affine_color_hypergradient_matches_finite_differences() {
-    let mut problem = Problem::new(AugmenterKind::AffineColor, 3);
-    problem.variant = AugmenterVariant::Spread;
-    problem.inner_steps = 2;
-    check_with_step(problem, BORDER_EPS);
+fn spread_variant_hypergradient_matches_finite_differences() {
+    check_spread_variant(AugmenterVariant::Spread);
 }
 
 #[test]
 fn narrow_variant_hypergradient_matches_finite_differences() {
-    let mut problem = affine_problem(1, 0.9);
-    problem.variant = AugmenterVariant::Narrow;
-    check_with_step(problem, BORDER_EPS);
-}
-
-#[test]
-fn narrow_variant_affine_color_hypergradient_matches_finite_differences() {
-    let mut problem = Problem::new(AugmenterKind::AffineColor, 3);
-    problem.variant = AugmenterVariant::Narrow;
-    problem.inner_steps = 2;
-    check_with_step(problem, BORDER_EPS);
+    check_spread_variant(AugmenterVariant::Narrow);
 }
 
 #[test]
