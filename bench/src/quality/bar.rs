@@ -37,7 +37,7 @@ impl Verdict {
 pub struct BarCheck {
     /// The served arm.
     pub served: String,
-    /// Its mean final test accuracy (%) and completed seeds.
+    /// Its mean final test accuracy (%).
     pub served_mean: Option<f64>,
     /// Completed seeds of the served arm.
     pub served_n: usize,
