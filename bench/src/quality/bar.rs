@@ -81,9 +81,14 @@ pub fn baseline(arms: &[ArmSummary], seeds: usize) -> Option<Baseline> {
         .max_by(|a, b| a.mean.total_cmp(&b.mean))
 }
 
-/// The checks of every served arm whose model came from a bilevel arm of `variant`.
-pub fn bar_checks(arms: &[ArmSummary], variant: &str, seeds: usize) -> Vec<BarCheck> {
-    let base = baseline(arms, seeds);
+/// The checks against `base` of every served arm whose model came from a bilevel arm of
+/// `variant`.
+pub fn bar_checks(
+    arms: &[ArmSummary],
+    base: &Baseline,
+    variant: &str,
+    seeds: usize,
+) -> Vec<BarCheck> {
     let wanted = toml_string(variant);
     let mut checks = Vec::new();
     for served in arms {
@@ -105,11 +110,11 @@ pub fn bar_checks(arms: &[ArmSummary], variant: &str, seeds: usize) -> Vec<BarCh
             && learned
                 .collapsed
                 .is_some_and(|(_, published)| published == seeds)
-            && base.as_ref().is_some_and(|b| b.complete);
-        let verdict = match (&base, served.mean) {
-            (Some(b), Some(mean)) if complete => {
+            && base.complete;
+        let verdict = match served.mean {
+            Some(mean) if complete => {
                 let none_collapsed = learned.collapsed.is_some_and(|(c, _)| c == 0);
-                if mean >= b.mean && none_collapsed {
+                if mean >= base.mean && none_collapsed {
                     Verdict::Reached
                 } else {
                     Verdict::NotReached
@@ -146,7 +151,7 @@ pub fn bar_section(arms: &[ArmSummary], variant: &str, seeds: usize) -> String {
         );
         return out;
     };
-    let checks = bar_checks(arms, variant, seeds);
+    let checks = bar_checks(arms, &base, variant, seeds);
     if checks.is_empty() {
         let _ = writeln!(
             out,
@@ -233,7 +238,9 @@ mod tests {
     #[test]
     fn the_verdict_follows_the_numbers() {
         let verdict = |served, collapsed| {
-            let checks = bar_checks(&arms(served, collapsed), "narrow", 3);
+            let arms = arms(served, collapsed);
+            let base = baseline(&arms, 3).unwrap();
+            let checks = bar_checks(&arms, &base, "narrow", 3);
             assert_eq!(checks.len(), 1, "only the default variant's served arm");
             assert_eq!(checks[0].learned, "bilevel-affine_color-narrow");
             checks[0].verdict

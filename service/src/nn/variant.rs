@@ -181,39 +181,28 @@ mod tests {
     fn parameters_stay_within_bound_and_spread_range() {
         let ranges = [spread_range("a11"), spread_range("tx")];
         let opts = (Kind::Double, Device::Cpu);
+        let values = |raw: &Tensor, eps: &Tensor, shift: f64| {
+            let p = spread_parameters(raw, eps, &ranges, shift).unwrap();
+            Vec::<f64>::try_from(p.view([-1])).unwrap()
+        };
         // Saturated raw outputs: means at ±bound, spreads at the cap or the floor.
         let raw = Tensor::from_slice(&[50.0f64, -50.0, 50.0, -50.0]).view([1, 4]);
         let eps = Tensor::full([1, 2], 3f64.sqrt(), opts);
-        let p = Vec::<f64>::try_from(
-            spread_parameters(&raw, &eps, &ranges, 0.0)
-                .unwrap()
-                .view([-1]),
-        )
-        .unwrap();
+        let p = values(&raw, &eps, 0.0);
         let root3 = 3f64.sqrt();
         assert!((p[0] - (0.25 + 0.12 * root3)).abs() < 1e-9, "{p:?}");
         assert!((p[1] - (-0.25 + 0.03 * root3)).abs() < 1e-9, "{p:?}");
         // Zero raw output: identity mean, spread in the middle of its range.
         let raw = Tensor::zeros([1, 4], opts);
         let eps = Tensor::ones([1, 2], opts);
-        let p = Vec::<f64>::try_from(
-            spread_parameters(&raw, &eps, &ranges, 0.0)
-                .unwrap()
-                .view([-1]),
-        )
-        .unwrap();
+        let p = values(&raw, &eps, 0.0);
         assert!(
             (p[0] - 0.07).abs() < 1e-9 && (p[1] - 0.09).abs() < 1e-9,
             "{p:?}"
         );
         // The `narrow` shift: a zero raw output is a spread just above the floor.
         let shift = AugmenterVariant::Narrow.spread_shift().unwrap();
-        let p = Vec::<f64>::try_from(
-            spread_parameters(&raw, &eps, &ranges, shift)
-                .unwrap()
-                .view([-1]),
-        )
-        .unwrap();
+        let p = values(&raw, &eps, shift);
         let near_floor = |floor: f64, cap: f64| floor + (cap - floor) / (1.0 + 3f64.exp());
         assert!(
             (p[0] - near_floor(0.02, 0.12)).abs() < 1e-9
