@@ -354,9 +354,13 @@ async fn library_calls_reach_the_server() {
 
 #[tokio::test]
 async fn unreachable_servers_fail_at_connect() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
+    // A socket bound but never listening holds the port (no other test can take it) and
+    // refuses every connection, unlike a listener bound and dropped.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("address"))
+        .expect("bind");
+    let addr = socket.local_addr().expect("addr");
     let err = Client::connect(ConnectOptions::new(format!("http://{addr}")))
         .await
         .expect_err("refused");
