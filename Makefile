@@ -56,16 +56,20 @@ demo: setup
 bench: setup
 	$(CARGO) run --release -p augmentd-bench --bin grpc-augment -- --out docs/bench-grpc.md
 	$(CARGO) run --release -p augmentd-bench --bin step-throughput
+	$(CARGO) run --release -p augmentd-bench --bin baseline-throughput
 
 # Only the gRPC Augment benchmark (loopback vs in-process), written to docs/bench-grpc.md.
 bench-grpc: setup
 	$(CARGO) run --release -p augmentd-bench --bin grpc-augment -- --out docs/bench-grpc.md
 
-# The quality protocol (issue 6): every arm (none, hand-crafted, bilevel-learned, served) at
-# every seed through the release augmentd, then docs/quality.md (+ .svg, .json). Resumable: a
-# stopped run continues. Flags go in QUALITY_ARGS (`--help` lists them), e.g.
+# The quality protocol (issue 13): every arm (none, the hand-crafted policies, bilevel-learned,
+# served) at every seed and subset size through the release augmentd, then docs/quality.md
+# (+ .svg, .json). Default budget `small` (20 and 50 images per class, 2,000 steps); issue 6's
+# protocol is `--budget cpu-2000`. Resumable: a stopped run continues. Flags go in QUALITY_ARGS
+# (`--help` lists them), e.g.
+#   make quality QUALITY_ARGS="--jobs 2"
 #   make quality QUALITY_ARGS="--budget gpu"
-#   make quality QUALITY_ARGS="--jobs 2 --arms none,handcrafted --seeds 0"
+#   make quality QUALITY_ARGS="--jobs 2 --arms none,trivialaugment --seeds 0"
 QUALITY_ARGS ?=
 quality: setup
 	$(CARGO) build --release -p augmentd --bin augmentd

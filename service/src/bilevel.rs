@@ -72,6 +72,9 @@ impl Default for BilevelConfig {
 pub struct StepReport {
     /// Mean training loss over the K inner batches (on augmented images).
     pub train_loss: f64,
+    /// Images of the K inner batches whose logits (augmented images, before the update) put
+    /// their label first.
+    pub train_correct: usize,
     /// Validation loss after the virtual step(s).
     pub val_loss: f64,
     /// L2 norm of ∂L_val/∂θ (before weight decay).
@@ -87,6 +90,8 @@ pub struct StepReport {
 pub struct VirtualOutcome {
     /// Training loss of each inner batch.
     pub train_losses: Vec<Tensor>,
+    /// Correctly classified images of each inner batch.
+    pub train_correct: Vec<usize>,
     /// gₖ, detached, for the real classifier steps.
     pub classifier_grads: Vec<Vec<Tensor>>,
     /// The momentum after the last virtual step, detached.
@@ -139,16 +144,41 @@ impl ClassifierState {
     }
 
     /// An ordinary SGD step on `batch` (the baseline without an augmenter); returns the
-    /// training loss.
-    pub fn plain_step(&mut self, batch: BatchRef) -> NnResult<f64> {
+    /// training loss and how many images the step's own logits classified correctly.
+    pub fn plain_step(&mut self, batch: BatchRef) -> NnResult<PlainStep> {
         let logits = self
             .net
             .forward(self.view(&self.weights, true), batch.images)?;
         let loss = cross_entropy(&logits, batch.labels)?;
         let grads = gradients(&loss, self.weights.tensors(), false)?;
         self.optimizer.step(&self.weights, &grads)?;
-        scalar(&loss)
+        Ok(PlainStep {
+            loss: scalar(&loss)?,
+            correct: correct(&logits, batch.labels)?,
+        })
     }
+}
+
+/// What an ordinary SGD step measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlainStep {
+    /// The training loss of the batch.
+    pub loss: f64,
+    /// Images of the batch whose logits (before the update, training-mode BatchNorm) put
+    /// their label first: the epoch's training accuracy is counted from these, so no second
+    /// pass over the training split is needed.
+    pub correct: usize,
+}
+
+/// Images whose logits put their label first.
+pub fn correct(logits: &Tensor, labels: &Tensor) -> NnResult<usize> {
+    let _no_grad = tch::no_grad_guard();
+    let hits = logits
+        .f_argmax(-1, false)?
+        .f_eq_tensor(labels)?
+        .f_sum(Kind::Int64)?
+        .f_int64_value(&[])?;
+    Ok(usize::try_from(hits).unwrap_or(0))
 }
 
 /// The augmenter with its weights and optimizer.
@@ -289,6 +319,7 @@ impl BilevelLearner {
             .map(Tensor::f_detach)
             .collect::<Result<_, _>>()?;
         let mut train_losses = Vec::with_capacity(train.len());
+        let mut train_correct = Vec::with_capacity(train.len());
         let mut classifier_grads = Vec::with_capacity(train.len());
         let mut transforms = Vec::with_capacity(train.len());
         for (batch, noise) in train.iter().zip(noise) {
@@ -316,6 +347,7 @@ impl BilevelLearner {
                     .collect::<Result<_, _>>()?,
             );
             train_losses.push(loss);
+            train_correct.push(correct(&logits, batch.labels)?);
             transforms.push(augmented.transform);
             weights = weights.with_tensors(next_weights)?;
             momentum = next_momentum;
@@ -326,6 +358,7 @@ impl BilevelLearner {
         let val_loss = cross_entropy(&logits, val.labels)?;
         Ok(VirtualOutcome {
             train_losses,
+            train_correct,
             classifier_grads,
             momentum: momentum
                 .iter()
@@ -376,6 +409,7 @@ impl BilevelLearner {
         let (transform_mean, transform_std) = column_stats(&outcome.transforms)?;
         Ok(StepReport {
             train_loss: train_loss / outcome.train_losses.len() as f64,
+            train_correct: outcome.train_correct.iter().sum(),
             val_loss: scalar(&outcome.val_loss)?,
             augmenter_grad_norm: grad_norm,
             transform_mean,

@@ -205,14 +205,16 @@ fn classifier_update_is_a_plain_sgd_step_on_the_augmented_batch() {
     let report = bilevel
         .step(&refs(&train), &noise, val[0].as_ref())
         .unwrap();
-    let loss = plain
+    let step = plain
         .classifier
         .plain_step(augmentd::bilevel::BatchRef {
             images: &augmented,
             labels: &train[0].labels,
         })
         .unwrap();
-    assert!((loss - report.train_loss).abs() < 1e-12);
+    assert!((step.loss - report.train_loss).abs() < 1e-12);
+    // The same logits, so the same count of correctly classified images.
+    assert_eq!(step.correct, report.train_correct);
     for (name, w) in bilevel.classifier.weights.iter() {
         let expected = plain.classifier.weights.get(name).unwrap();
         assert!(

@@ -1,26 +1,30 @@
-//! Benchmark `make quality`: the quality protocol of issue 6. Trains every arm (no
-//! augmentation, hand-crafted crop + flip, bilevel-learned `small_affine` / `affine_color` per
-//! variant, and each learned model served to a fresh classifier) at every seed by running the
-//! release `augmentd train` as child processes, then writes `docs/quality.md` (results table,
-//! per-arm details), `docs/quality.svg` (the figure) and `docs/quality.json` (raw results).
+//! Benchmark `make quality`: the quality protocol. Trains every arm (no augmentation, the
+//! hand-crafted policies — crop + flip, random erasing, TrivialAugment, RandAugment —,
+//! bilevel-learned `small_affine` / `affine_color` per variant, and each learned model served
+//! to a fresh classifier) at every subset size and seed by running the release `augmentd
+//! train` as child processes, then writes `docs/quality.md` (results table, regime and bar
+//! checks, cost, pilot, per-arm details), `docs/quality.svg` (the figure) and
+//! `docs/quality.json` (raw results).
 //!
 //! Runs live in `target/quality/<budget>/<arm>/seed-<n>/`; augmentd resumes a run directory,
 //! so a stopped `make quality` continues where it stopped. The modules are in
 //! `augmentd_bench::quality`.
 //!
-//! Usage: `quality [--budget cpu|gpu] [--epochs N] [--seeds 0,1,2] [--per-class N|all]
-//! [--arch A] [--device D] [--arms NAMES] [--variants V,…] [--data DIR] [--jobs N]
-//! [--runs-dir DIR] [--out FILE.md] [--augmentd PATH] [--render-only] [--set KEY=VALUE]…
-//! [--test-every N]` (see `--help`).
+//! Usage: `quality [--budget small|cpu-2000|gpu] [--steps N | --epochs N] [--seeds 0,1,2]
+//! [--per-class N,…|all] [--batch-size N] [--lr X] [--arch A] [--device D] [--arms NAMES]
+//! [--variants V,…] [--data DIR] [--jobs N] [--runs-dir DIR] [--out FILE.md]
+//! [--augmentd PATH] [--render-only] [--set KEY=VALUE]… [--test-every N]` (see `--help`).
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use augmentd::nn::AugmenterVariant;
-use augmentd_bench::quality::arms::{expand, plan, select, ARMS, DEFAULT_VARIANTS};
+use augmentd_bench::quality::arms::{default_variants, expand, plan, select, table};
 use augmentd_bench::quality::meta::{cores, git_commit, utc_timestamp, Meta};
-use augmentd_bench::quality::protocol::{settings_toml, training_images_of, Budget, Setting};
+use augmentd_bench::quality::protocol::{
+    settings_toml, training_images_of, Budget, Length, Setting,
+};
 use augmentd_bench::quality::report::{render_markdown, results_table, Report};
 use augmentd_bench::quality::results::{read_run, RunStatus};
 use augmentd_bench::quality::runner::{Execution, Launcher, Outcome};
@@ -32,34 +36,50 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(
     name = "quality",
-    about = "Run the quality protocol (issue 6) and write its report"
+    about = "Run the quality protocol and write its report"
 )]
 struct Options {
-    /// The budget: cpu (200 images per class, small-cnn, CPU) or gpu (the full training set,
-    /// resnet18-cifar, CUDA). Every knob below overrides it.
-    #[arg(long, value_enum, default_value_t = Budget::Cpu)]
+    /// The budget: small (20 and 50 images per class, small-cnn, a fixed step budget, CPU:
+    /// where augmentation matters), cpu-2000 (issue 6's: 200 images per class, 60 epochs) or
+    /// gpu (the full training set, resnet18-cifar, CUDA). Every knob below overrides it.
+    #[arg(long, value_enum, default_value_t = Budget::Small)]
     budget: Budget,
-    /// Epochs of every run (milestones scale with them) [budget: 60].
-    #[arg(long)]
+    /// Epochs of every run (milestones scale with them) [budget: cpu-2000 and gpu 60].
+    #[arg(long, conflicts_with = "steps")]
     epochs: Option<u64>,
-    /// Seeds, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+    /// SGD steps of every run, turned into whole epochs per arm [budget: small 2000].
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Seeds, comma-separated [budget: small 0,1,2,3,4; others 0,1,2].
+    #[arg(long, value_delimiter = ',')]
     seeds: Vec<u64>,
-    /// Training images per class, or `all` for the full set [budget: cpu 200, gpu all].
-    #[arg(long, value_name = "N|all")]
-    per_class: Option<String>,
-    /// Classifier architecture [budget: cpu small-cnn, gpu resnet18-cifar].
+    /// Training images per class, comma-separated subset sizes, or `all` for the full set
+    /// [budget: small 20,50; cpu-2000 200; gpu all].
+    #[arg(long, value_name = "N,…|all", value_delimiter = ',')]
+    per_class: Vec<String>,
+    /// Batch size of every run [budget: small 32, others 128].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Classifier learning rate before the milestones [budget: small 0.05, others 0.1].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Classifier architecture [budget: small and cpu-2000 small-cnn, gpu resnet18-cifar].
     #[arg(long)]
     arch: Option<String>,
-    /// Device of every run [budget: cpu cpu, gpu cuda].
+    /// Device of every run [budget: gpu cuda, others cpu].
     #[arg(long)]
     device: Option<String>,
+    /// Learned augmenter kinds of the bilevel and served arms [budget: small affine_color,
+    /// others small_affine,affine_color].
+    #[arg(long, value_delimiter = ',')]
+    kinds: Vec<String>,
     /// Arms to run, comma-separated names or name prefixes (`none,bilevel-affine_color`);
     /// a served arm brings its bilevel arm. Default: all.
     #[arg(long, value_delimiter = ',')]
     arms: Vec<String>,
-    /// Augmenter variants (`augment.variant`) of the bilevel and served arms.
-    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_VARIANTS.map(String::from))]
+    /// Augmenter variants (`augment.variant`) of the bilevel and served arms [budget: small
+    /// and gpu narrow,reference; cpu-2000 reference,spread,narrow].
+    #[arg(long, value_delimiter = ',')]
     variants: Vec<String>,
     /// The Fashion-MNIST IDX directory [default: /usr/share/datasets/fashion-mnist].
     #[arg(long)]
@@ -82,7 +102,7 @@ struct Options {
     /// Set a key on every run, after the protocol's and the arm's (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
-    /// `output.test_every` of every run [default: the epochs: the test set once, at the end].
+    /// `output.test_every` of every run [default: its epochs: the test set once, at the end].
     #[arg(long)]
     test_every: Option<u64>,
 }
@@ -100,6 +120,44 @@ fn shell_words(args: impl IntoIterator<Item = String>) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `path` relative to `base` when it is under it (else as it is).
+fn relative(path: &Path, base: &Path) -> PathBuf {
+    path.strip_prefix(base)
+        .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
+}
+
+/// The arguments with the values of `--runs-dir` and `--augmentd` that are absolute paths
+/// replaced by a placeholder: the report names no path of the machine it ran on.
+fn without_machine_paths(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for arg in args {
+        let placeholder = |flag: &str| format!("<{}>", flag.trim_start_matches('-'));
+        match out.last().map(String::as_str) {
+            Some(flag @ ("--runs-dir" | "--augmentd" | "--out")) if arg.starts_with('/') => {
+                let p = placeholder(flag);
+                out.push(p);
+            }
+            _ => match arg.split_once('=') {
+                Some((flag @ ("--runs-dir" | "--augmentd" | "--out"), value))
+                    if value.starts_with('/') =>
+                {
+                    out.push(format!("{flag}={}", placeholder(flag)));
+                }
+                _ => out.push(arg),
+            },
+        }
+    }
+    out
+}
+
+/// How the budget's protocol was chosen: Markdown written from its pilot runs.
+fn pilot(budget: Budget) -> Option<&'static str> {
+    match budget {
+        Budget::Small => Some(include_str!("../../pilot/small.md")),
+        Budget::Cpu2000 | Budget::Gpu => None,
+    }
 }
 
 fn parse_set(text: &str) -> Result<Setting> {
@@ -121,13 +179,29 @@ fn run() -> Result<bool> {
     let options = Options::parse();
     let mut protocol = options.budget.protocol();
     if let Some(epochs) = options.epochs {
-        protocol.epochs = epochs;
+        protocol.length = Length::Epochs(epochs);
     }
-    if let Some(per_class) = &options.per_class {
-        protocol.per_class = match per_class.as_str() {
-            "all" => None,
-            n => Some(n.parse().context("--per-class: a number or `all`")?),
-        };
+    if let Some(steps) = options.steps {
+        protocol.length = Length::Steps(steps);
+    }
+    if !options.per_class.is_empty() {
+        protocol.sizes = options
+            .per_class
+            .iter()
+            .map(|n| match n.trim() {
+                "all" => Ok(None),
+                n => n
+                    .parse()
+                    .map(Some)
+                    .with_context(|| format!("--per-class {n}: a number or `all`")),
+            })
+            .collect::<Result<_>>()?;
+    }
+    if let Some(batch_size) = options.batch_size {
+        protocol.batch_size = batch_size;
+    }
+    if let Some(lr) = options.lr {
+        protocol.lr = lr;
     }
     if let Some(arch) = &options.arch {
         protocol.arch = arch.clone();
@@ -139,18 +213,34 @@ fn run() -> Result<bool> {
         protocol.data = data.clone();
     }
     protocol.test_every = options.test_every;
-    if options.seeds.is_empty() || options.variants.is_empty() {
-        bail!("--seeds and --variants need at least one value each");
+    if !options.kinds.is_empty() {
+        protocol.kinds = options.kinds.clone();
     }
+    let variants: Vec<String> = if options.variants.is_empty() {
+        default_variants(options.budget)
+            .iter()
+            .map(|v| v.to_string())
+            .collect()
+    } else {
+        options.variants.clone()
+    };
+    let seeds: Vec<u64> = if options.seeds.is_empty() {
+        options.budget.default_seeds().to_vec()
+    } else {
+        options.seeds.clone()
+    };
 
     let runs_dir = options
         .runs_dir
         .clone()
         .unwrap_or_else(|| Path::new("target/quality").join(protocol.budget.name()));
     let shared = protocol.shared_settings();
-    let arms =
-        select(expand(ARMS, &options.variants), &options.arms).map_err(anyhow::Error::msg)?;
-    let runs = plan(&arms, &options.seeds, &runs_dir);
+    let arms = select(
+        expand(table(options.budget), &variants, &protocol),
+        &options.arms,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let runs = plan(&arms, &seeds, &runs_dir);
     let extra = options
         .sets
         .iter()
@@ -186,7 +276,7 @@ fn run() -> Result<bool> {
             "quality: {} runs ({} arms × {} seeds) in {}, {jobs} at once, {threads} thread(s) each",
             runs.len(),
             arms.len(),
-            options.seeds.len(),
+            seeds.len(),
             runs_dir.display()
         );
         let launcher = Launcher {
@@ -195,7 +285,6 @@ fn run() -> Result<bool> {
             extra: extra.clone(),
             jobs,
             threads,
-            epochs: protocol.epochs,
         };
         launcher
             .run_all(&arms, &runs)
@@ -209,7 +298,10 @@ fn run() -> Result<bool> {
     for (index, arm) in arms.iter().enumerate() {
         let mut results = Vec::new();
         for (run, execution) in runs.iter().zip(&executions).filter(|(r, _)| r.arm == index) {
-            let mut result = read_run(&run.dir, run.seed, protocol.epochs);
+            let mut result = read_run(&run.dir, run.seed, run.epochs);
+            // The report names runs relative to the runs directory, no path of this machine.
+            result.dir = relative(&run.dir, &runs_dir);
+            result.log = relative(&result.log, &runs_dir);
             if let Some(execution) = execution {
                 result.wall_seconds = execution.wall_seconds;
                 let status = match &execution.outcome {
@@ -240,7 +332,7 @@ fn run() -> Result<bool> {
         .map_or("quality.svg".into(), |n| n.to_string_lossy().into_owned());
     let command = format!(
         "cargo run --release -p augmentd-bench --bin quality -- {}",
-        shell_words(std::env::args().skip(1))
+        shell_words(without_machine_paths(std::env::args().skip(1)))
     );
     let report = Report {
         meta: Meta {
@@ -254,13 +346,14 @@ fn run() -> Result<bool> {
             trained: !options.render_only,
         },
         protocol: protocol.clone(),
-        seeds: options.seeds.clone(),
-        variants: options.variants.clone(),
+        seeds: seeds.clone(),
+        variants: variants.clone(),
         default_variant: AugmenterVariant::default().name().into(),
         shared_settings: shared,
         extra_settings: extra,
         arms: summaries,
         figure,
+        pilot: pilot(options.budget).map(String::from),
     };
     let title = format!(
         "Fashion-MNIST, budget {}: final test accuracy per arm",
@@ -271,10 +364,7 @@ fn run() -> Result<bool> {
     let json = serde_json::to_string_pretty(&report).context("cannot serialize the results")?;
     write_file(&json_path, &format!("{json}\n"))?;
 
-    println!(
-        "\n{}",
-        results_table(&report.arms, report.seeds.len(), protocol.epochs)
-    );
+    println!("\n{}", results_table(&report.arms, report.seeds.len()));
     println!(
         "report: {} (figure {}, raw results {})",
         options.out.display(),
@@ -309,9 +399,14 @@ mod tests {
     fn the_flags_are_consistent_and_default_to_the_cpu_budget() {
         Options::command().debug_assert();
         let options = Options::try_parse_from(["quality"]).unwrap();
-        assert_eq!(options.budget, Budget::Cpu);
-        assert_eq!(options.seeds, [0, 1, 2]);
-        assert_eq!(options.variants, ["reference", "spread", "narrow"]);
+        assert_eq!(options.budget, Budget::Small);
+        assert!(options.seeds.is_empty(), "the budget's");
+        assert!(options.variants.is_empty(), "the budget's");
+        let old = Options::try_parse_from(["quality", "--budget", "cpu"]).unwrap();
+        assert_eq!(old.budget, Budget::Cpu2000, "the old name still works");
+        let sizes = Options::try_parse_from(["quality", "--per-class", "20,all"]).unwrap();
+        assert_eq!(sizes.per_class, ["20", "all"]);
+        assert!(Options::try_parse_from(["quality", "--epochs", "3", "--steps", "9"]).is_err());
         assert_eq!(options.out, Path::new("docs/quality.md"));
         let options = Options::try_parse_from([
             "quality",
@@ -350,6 +445,29 @@ mod tests {
         assert_eq!(
             shell_words(words.map(String::from)),
             r"--set augment.baseline=crop+flip --out 'my docs/q.md' 'it'\''s'"
+        );
+        let args = [
+            "--runs-dir",
+            "/work/runs",
+            "--augmentd=/opt/a",
+            "--out",
+            "/tmp/q.md",
+        ];
+        assert_eq!(
+            without_machine_paths(args.map(String::from)),
+            [
+                "--runs-dir",
+                "<runs-dir>",
+                "--augmentd=<augmentd>",
+                "--out",
+                "<out>"
+            ]
+        );
+        let kept = ["--runs-dir", "target/q"];
+        assert_eq!(without_machine_paths(kept.map(String::from)), kept);
+        assert_eq!(
+            relative(Path::new("/r/none@20/seed-0"), Path::new("/r")),
+            Path::new("none@20/seed-0")
         );
     }
 }

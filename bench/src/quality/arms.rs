@@ -1,18 +1,21 @@
-//! The arms of the quality protocol, as one table of data ([`ARMS`]): adding an arm is one
-//! line, adding an augmenter variant is a `--variants` value. A template whose name holds
-//! `{V}` is expanded for every variant and one holding `{K}` for every learned kind; then the
-//! selected arms are crossed with the seeds into runs, each `served` run after the `bilevel`
-//! run of the same seed whose model it serves.
+//! The arms of the quality protocol, as tables of data per budget ([`SMALL_ARMS`],
+//! [`CPU_2000_ARMS`]): adding an arm is one entry, adding an augmenter variant is a
+//! `--variants` value. A template whose name holds `{S}` is expanded for every subset size of
+//! the protocol, one holding `{V}` for every variant and one holding `{K}` for every learned
+//! kind; then the selected arms are crossed with the seeds into runs, each `served` run after
+//! the `bilevel` run of the same seed whose model it serves.
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::protocol::{toml_float, Setting};
+use super::protocol::{size_label, toml_float, training_images, Budget, Protocol, Setting};
 
-/// The learned augmenters compared (the `{K}` of a template).
-pub const LEARNED_KINDS: [&str; 2] = ["small_affine", "affine_color"];
-/// The augmenter variants compared by default (the `{V}` of a template; `--variants`).
+/// The augmenter variants the `cpu-2000` budget compares by default (the `{V}` of a
+/// template; `--variants`).
 pub const DEFAULT_VARIANTS: [&str; 3] = ["reference", "spread", "narrow"];
+/// The augmenter variants the `small` and `gpu` budgets compare by default: the default
+/// variant and the method as published.
+pub const SMALL_VARIANTS: [&str; 2] = ["narrow", "reference"];
 /// Share of each class held out for validation by the arms that have a validation split.
 pub const VAL_RATIO: f64 = 0.2;
 
@@ -83,8 +86,89 @@ pub struct ArmTemplate {
     pub literals: &'static [(&'static str, &'static str)],
 }
 
-/// The arm table of the protocol.
-pub const ARMS: &[ArmTemplate] = &[
+/// The arm table of the `small` budget, expanded over its subset sizes (`{S}`): no
+/// augmentation, the hand-crafted policies a user would pick today, and the learned arms.
+/// TrivialAugment and RandAugment go on top of crop + flip, as their papers run them.
+pub const SMALL_ARMS: &[ArmTemplate] = &[
+    ArmTemplate {
+        name: "none@{S}",
+        split: Split::All,
+        augmentation: "none",
+        role: RoleTemplate::Plain,
+        settings: &[("augment.mode", "none"), ("augment.baseline", "none")],
+        literals: &[],
+    },
+    ArmTemplate {
+        name: "crop+flip@{S}",
+        split: Split::All,
+        augmentation: "hand-crafted crop (pad 2) + flip",
+        role: RoleTemplate::Plain,
+        settings: &[
+            ("augment.mode", "handcrafted"),
+            ("augment.baseline", "crop+flip"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
+    },
+    ArmTemplate {
+        name: "crop+flip+erasing@{S}",
+        split: Split::All,
+        augmentation: "hand-crafted crop (pad 2) + flip + random erasing",
+        role: RoleTemplate::Plain,
+        settings: &[
+            ("augment.mode", "handcrafted"),
+            ("augment.baseline", "crop+flip+erasing"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
+    },
+    ArmTemplate {
+        name: "trivialaugment@{S}",
+        split: Split::All,
+        augmentation: "hand-crafted crop (pad 2) + flip + TrivialAugmentWide",
+        role: RoleTemplate::Plain,
+        settings: &[
+            ("augment.mode", "handcrafted"),
+            ("augment.baseline", "crop+flip+trivialaugment"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
+    },
+    ArmTemplate {
+        name: "randaugment@{S}",
+        split: Split::All,
+        augmentation: "hand-crafted crop (pad 2) + flip + RandAugment (N 2, M 9)",
+        role: RoleTemplate::Plain,
+        settings: &[
+            ("augment.mode", "handcrafted"),
+            ("augment.baseline", "crop+flip+randaugment"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
+    },
+    ArmTemplate {
+        name: "bilevel-{K}-{V}@{S}",
+        split: Split::WithValidation,
+        augmentation: "learned {K} ({V}), bilevel",
+        role: RoleTemplate::Learned,
+        settings: &[
+            ("augment.mode", "{K}"),
+            ("augment.baseline", "none"),
+            ("augment.variant", "{V}"),
+        ],
+        literals: &[],
+    },
+    ArmTemplate {
+        name: "served-{K}-{V}@{S}",
+        split: Split::All,
+        augmentation: "served bilevel-{K}-{V}@{S} model, frozen",
+        role: RoleTemplate::Served {
+            from: "bilevel-{K}-{V}@{S}",
+        },
+        settings: &[("augment.mode", "served"), ("augment.baseline", "none")],
+        literals: &[],
+    },
+];
+
+/// The arm table of the `cpu-2000` budget (issue 6's protocol, one subset size; the names
+/// count its images) and of the `gpu` budget.
+pub const CPU_2000_ARMS: &[ArmTemplate] = &[
     ArmTemplate {
         name: "none-1600",
         split: Split::WithValidation,
@@ -150,67 +234,102 @@ pub const ARMS: &[ArmTemplate] = &[
 /// An arm with its placeholders filled in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Arm {
-    /// Its name (`bilevel-affine_color-reference`).
+    /// Its name (`bilevel-affine_color-reference@20`).
     pub name: String,
     /// Its training images.
     pub split: Split,
+    /// Its class-balanced subset, images per class (`None`: the full training set).
+    pub per_class: Option<usize>,
     /// The augmentation, in words.
     pub augmentation: String,
     /// What its runs are.
     pub role: Role,
-    /// The keys it sets in every run (`data.val_ratio` included).
+    /// Epochs of each of its runs.
+    pub epochs: u64,
+    /// The keys it sets in every run (subset, split, length and its own).
     pub settings: Vec<Setting>,
 }
 
-fn fill(text: &str, kind: &str, variant: &str) -> String {
-    text.replace("{K}", kind).replace("{V}", variant)
+fn fill(text: &str, kind: &str, variant: &str, size: &str) -> String {
+    text.replace("{K}", kind)
+        .replace("{V}", variant)
+        .replace("{S}", size)
 }
 
-/// Every arm of `table`, templates expanded over `variants` (outer) and [`LEARNED_KINDS`].
-pub fn expand(table: &[ArmTemplate], variants: &[String]) -> Vec<Arm> {
+/// The arm table of a budget.
+pub fn table(budget: Budget) -> &'static [ArmTemplate] {
+    match budget {
+        Budget::Small | Budget::Gpu => SMALL_ARMS,
+        Budget::Cpu2000 => CPU_2000_ARMS,
+    }
+}
+
+/// The variants a budget compares unless `--variants` says otherwise.
+pub fn default_variants(budget: Budget) -> &'static [&'static str] {
+    match budget {
+        Budget::Small | Budget::Gpu => &SMALL_VARIANTS,
+        Budget::Cpu2000 => &DEFAULT_VARIANTS,
+    }
+}
+
+/// Every arm of `table` for `protocol`: templates expanded over its subset sizes (outer, only
+/// for templates whose name holds `{S}`; the others take the first size), then `variants` and
+/// the protocol's learned kinds.
+pub fn expand(table: &[ArmTemplate], variants: &[String], protocol: &Protocol) -> Vec<Arm> {
     let mut arms = Vec::new();
-    for template in table {
-        let variants: Vec<&str> = if template.name.contains("{V}") {
-            variants.iter().map(String::as_str).collect()
-        } else {
-            vec![""]
-        };
-        let kinds: &[&str] = if template.name.contains("{K}") {
-            &LEARNED_KINDS
-        } else {
-            &[""]
-        };
-        for variant in &variants {
-            for kind in kinds {
-                let mut settings = vec![Setting::literal(
-                    "data.val_ratio",
-                    toml_float(template.split.val_ratio()),
-                )];
-                settings.extend(
-                    template
-                        .settings
-                        .iter()
-                        .map(|(key, value)| Setting::string(key, &fill(value, kind, variant))),
-                );
-                settings.extend(
-                    template
-                        .literals
-                        .iter()
-                        .map(|(key, value)| Setting::literal(key, *value)),
-                );
-                arms.push(Arm {
-                    name: fill(template.name, kind, variant),
-                    split: template.split,
-                    augmentation: fill(template.augmentation, kind, variant),
-                    role: match template.role {
-                        RoleTemplate::Plain => Role::Plain,
-                        RoleTemplate::Learned => Role::Learned,
-                        RoleTemplate::Served { from } => Role::Served {
-                            from: fill(from, kind, variant),
+    for (index, &per_class) in protocol.sizes.iter().enumerate() {
+        for template in table {
+            if index > 0 && !template.name.contains("{S}") {
+                continue;
+            }
+            let size = size_label(per_class);
+            let variants: Vec<&str> = if template.name.contains("{V}") {
+                variants.iter().map(String::as_str).collect()
+            } else {
+                vec![""]
+            };
+            let kinds: Vec<&str> = if template.name.contains("{K}") {
+                protocol.kinds.iter().map(String::as_str).collect()
+            } else {
+                vec![""]
+            };
+            for variant in &variants {
+                for kind in &kinds {
+                    let images = training_images(per_class, template.split.val_ratio());
+                    let mut settings = Vec::new();
+                    if let Some(n) = per_class {
+                        settings.push(Setting::literal("data.per_class", n.to_string()));
+                    }
+                    settings.push(Setting::literal(
+                        "data.val_ratio",
+                        toml_float(template.split.val_ratio()),
+                    ));
+                    settings.extend(protocol.length_settings(images));
+                    settings.extend(template.settings.iter().map(|(key, value)| {
+                        Setting::string(key, &fill(value, kind, variant, &size))
+                    }));
+                    settings.extend(
+                        template
+                            .literals
+                            .iter()
+                            .map(|(key, value)| Setting::literal(key, *value)),
+                    );
+                    arms.push(Arm {
+                        name: fill(template.name, kind, variant, &size),
+                        split: template.split,
+                        per_class,
+                        augmentation: fill(template.augmentation, kind, variant, &size),
+                        role: match template.role {
+                            RoleTemplate::Plain => Role::Plain,
+                            RoleTemplate::Learned => Role::Learned,
+                            RoleTemplate::Served { from } => Role::Served {
+                                from: fill(from, kind, variant, &size),
+                            },
                         },
-                    },
-                    settings,
-                });
+                        epochs: protocol.epochs_for(images),
+                        settings,
+                    });
+                }
             }
         }
     }
@@ -269,6 +388,8 @@ pub struct PlannedRun {
     pub settings: Vec<Setting>,
     /// The run that must succeed first (the bilevel run whose model a served run uses).
     pub after: Option<usize>,
+    /// Its epochs (its arm's).
+    pub epochs: u64,
 }
 
 /// The run directory of `arm` at `seed`.
@@ -301,6 +422,7 @@ pub fn plan(arms: &[Arm], seeds: &[u64], runs_dir: &Path) -> Vec<PlannedRun> {
                 dir: run_dir(runs_dir, &arm.name, seed),
                 settings,
                 after,
+                epochs: arm.epochs,
             });
         }
     }
@@ -311,6 +433,7 @@ pub fn plan(arms: &[Arm], seeds: &[u64], runs_dir: &Path) -> Vec<PlannedRun> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::quality::protocol::{Length, LEARNED_KINDS};
 
     fn names(arms: &[Arm]) -> Vec<&str> {
         arms.iter().map(|a| a.name.as_str()).collect()
@@ -320,11 +443,19 @@ mod tests {
         items.iter().map(|s| s.to_string()).collect()
     }
 
+    fn cpu_2000(variants: &[&str]) -> Vec<Arm> {
+        expand(
+            CPU_2000_ARMS,
+            &strings(variants),
+            &Budget::Cpu2000.protocol(),
+        )
+    }
+
     #[test]
     fn templates_expand_over_variants_and_kinds() {
-        let all = expand(ARMS, &strings(&DEFAULT_VARIANTS));
+        let all = cpu_2000(&DEFAULT_VARIANTS);
         assert_eq!(all.len(), 4 + 4 * DEFAULT_VARIANTS.len());
-        let arms = expand(ARMS, &strings(&["reference", "spread"]));
+        let arms = cpu_2000(&["reference", "spread"]);
         assert_eq!(
             names(&arms),
             [
@@ -347,28 +478,86 @@ mod tests {
         assert_eq!(
             assignments,
             [
+                "data.per_class=200",
                 "data.val_ratio=0.2",
+                "epochs=60",
+                "classifier.schedule={ kind = \"step\", milestones = [18, 36, 48], factor = 0.2 }",
+                "output.test_every=60",
                 "augment.mode=\"affine_color\"",
                 "augment.baseline=\"none\"",
                 "augment.variant=\"reference\"",
             ]
         );
         assert_eq!(bilevel.role, Role::Learned);
+        assert_eq!((bilevel.per_class, bilevel.epochs), (Some(200), 60));
         assert_eq!(
             arms[9].role,
             Role::Served {
                 from: "bilevel-affine_color-reference".into()
             }
         );
-        assert_eq!(arms[9].settings[0].assignment(), "data.val_ratio=0.0");
-        let one = expand(ARMS, &strings(&["wide"]));
+        assert_eq!(arms[9].settings[1].assignment(), "data.val_ratio=0.0");
+        let one = cpu_2000(&["wide"]);
         assert_eq!(one.len(), 8);
         assert_eq!(one[4].name, "bilevel-small_affine-wide");
     }
 
     #[test]
+    fn the_small_budget_expands_over_sizes_with_epochs_from_its_step_budget() {
+        let mut protocol = Budget::Small.protocol();
+        protocol.length = Length::Steps(2000);
+        let budget = expand(SMALL_ARMS, &strings(&["narrow", "reference"]), &protocol);
+        assert_eq!(
+            names(&budget[5..9]),
+            [
+                "bilevel-affine_color-narrow@20",
+                "bilevel-affine_color-reference@20",
+                "served-affine_color-narrow@20",
+                "served-affine_color-reference@20",
+            ],
+            "the budget's one learned kind, two variants"
+        );
+        protocol.kinds = LEARNED_KINDS.map(String::from).to_vec();
+        let arms = expand(SMALL_ARMS, &strings(&["narrow"]), &protocol);
+        assert_eq!(arms.len(), 2 * (5 + 2 + 2));
+        assert_eq!(
+            names(&arms[..9]),
+            [
+                "none@20",
+                "crop+flip@20",
+                "crop+flip+erasing@20",
+                "trivialaugment@20",
+                "randaugment@20",
+                "bilevel-small_affine-narrow@20",
+                "bilevel-affine_color-narrow@20",
+                "served-small_affine-narrow@20",
+                "served-affine_color-narrow@20",
+            ]
+        );
+        assert_eq!(arms[9].name, "none@50");
+        // 200 images: 7 steps an epoch; the bilevel arm's 160: 5.
+        assert_eq!((arms[0].per_class, arms[0].epochs), (Some(20), 286));
+        assert_eq!(arms[6].epochs, 400);
+        assert_eq!(
+            arms[8].role,
+            Role::Served {
+                from: "bilevel-affine_color-narrow@20".into()
+            }
+        );
+        let ta = &arms[3];
+        assert!(ta.settings.contains(&Setting::string(
+            "augment.baseline",
+            "crop+flip+trivialaugment"
+        )));
+        assert!(ta.settings.contains(&Setting::literal("epochs", "286")));
+        assert_eq!(arms[9].epochs, 125, "500 images: 16 steps an epoch");
+        assert_eq!(table(Budget::Gpu).len(), SMALL_ARMS.len());
+        assert_eq!(default_variants(Budget::Small), ["narrow", "reference"]);
+    }
+
+    #[test]
     fn selection_takes_prefixes_and_the_served_models_arms() {
-        let arms = expand(ARMS, &strings(&["reference", "spread"]));
+        let arms = cpu_2000(&["reference", "spread"]);
         let picked = select(
             arms.clone(),
             &strings(&["none", "served-affine_color-spread"]),
@@ -392,7 +581,7 @@ mod tests {
 
     #[test]
     fn served_runs_wait_for_their_bilevel_run_of_the_same_seed() {
-        let arms = expand(ARMS, &strings(&["reference"]));
+        let arms = cpu_2000(&["reference"]);
         let arms = select(arms, &strings(&["none-1600", "served-affine_color"])).unwrap();
         let runs = plan(&arms, &[0, 1], Path::new("/runs"));
         let shown: Vec<(String, u64, Option<usize>)> = runs

@@ -1,7 +1,8 @@
-//! The quality protocol's shared settings (issue 6): the two budgets, the knobs a flag can
-//! override, and the configuration every run of a budget shares, as `key = value` pairs that
-//! are written to one TOML file (`protocol.toml` in the runs directory) and given to every
-//! `augmentd train` with `--config`.
+//! The quality protocol's shared settings: the budgets, the knobs a flag can override, the
+//! length of a run (a fixed number of epochs, or a fixed number of SGD steps turned into epochs
+//! per arm from its training images), and the configuration every run of a budget shares, as
+//! `key = value` pairs that are written to one TOML file (`protocol.toml` in the runs
+//! directory) and given to every `augmentd train` with `--config`.
 //!
 //! A file rather than `--preset fmnist-small`: the GPU budget trains on the full set, and a
 //! preset's `data.per_class` cannot be unset by `--set`. The file also pins every key, so a
@@ -18,49 +19,101 @@ pub const REFERENCE_EPOCHS: u64 = 201;
 pub const REFERENCE_MILESTONES: [u64; 3] = [60, 120, 160];
 /// The factor applied at each milestone.
 pub const MILESTONE_FACTOR: f64 = 0.2;
+/// The milestones of a step-budget run, as fractions of its epochs.
+pub const STEP_BUDGET_MILESTONES: [f64; 3] = [0.6, 0.8, 0.9];
 /// Classes of Fashion-MNIST.
 pub const CLASSES: usize = 10;
 /// Training images per class of Fashion-MNIST (used when `per_class` is not set).
 pub const FULL_PER_CLASS: usize = 6000;
+/// The learned augmenter kinds.
+pub const LEARNED_KINDS: [&str; 2] = ["small_affine", "affine_color"];
 /// Where Debian's `dataset-fashion-mnist` puts the IDX files.
 pub const DEFAULT_DATA: &str = "/usr/share/datasets/fashion-mnist";
-/// Batch size of every run.
-pub const BATCH_SIZE: usize = 128;
 
 /// How much compute the protocol is sized for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
 pub enum Budget {
-    /// 200 images per class, `small-cnn`, on the CPU.
-    Cpu,
+    /// The regime where augmentation matters: 20 and 50 images per class, `small-cnn`, a fixed
+    /// budget of SGD steps at batch 32, on the CPU.
+    #[serde(rename = "small")]
+    #[value(name = "small")]
+    Small,
+    /// Issue 6's protocol: 200 images per class, `small-cnn`, 60 epochs at batch 128, on the
+    /// CPU (augmentation barely matters there).
+    #[serde(rename = "cpu-2000")]
+    #[value(name = "cpu-2000", alias = "cpu")]
+    Cpu2000,
     /// The full training set, `resnet18-cifar`, on CUDA.
+    #[serde(rename = "gpu")]
+    #[value(name = "gpu")]
     Gpu,
 }
 
 impl Budget {
-    /// The lowercase name (`cpu`, `gpu`).
+    /// The name (`small`, `cpu-2000`, `gpu`).
     pub fn name(self) -> &'static str {
         match self {
-            Self::Cpu => "cpu",
+            Self::Small => "small",
+            Self::Cpu2000 => "cpu-2000",
             Self::Gpu => "gpu",
+        }
+    }
+
+    /// The seeds of this budget unless `--seeds` says otherwise: five for `small`, whose runs
+    /// are short and whose subsets vary a lot from seed to seed; three for the others.
+    pub fn default_seeds(self) -> &'static [u64] {
+        match self {
+            Self::Small => &[0, 1, 2, 3, 4],
+            Self::Cpu2000 | Self::Gpu => &[0, 1, 2],
         }
     }
 
     /// The protocol of this budget before any flag changes it.
     pub fn protocol(self) -> Protocol {
-        let (per_class, arch, device) = match self {
-            Self::Cpu => (Some(200), "small-cnn", "cpu"),
+        let data = PathBuf::from(DEFAULT_DATA);
+        match self {
+            Self::Small => Protocol {
+                budget: self,
+                length: Length::Steps(SMALL_STEPS),
+                sizes: SMALL_SIZES.iter().map(|&n| Some(n)).collect(),
+                batch_size: 32,
+                lr: 0.05,
+                milestones: Milestones::Fractions,
+                arch: "small-cnn".into(),
+                device: "cpu".into(),
+                data,
+                test_every: None,
+                // One learned kind keeps the whole budget within two hours on two cores;
+                // affine_color is the one with colour operations.
+                kinds: vec!["affine_color".into()],
+            },
+            Self::Cpu2000 => Protocol {
+                budget: self,
+                length: Length::Epochs(60),
+                sizes: vec![Some(200)],
+                batch_size: 128,
+                lr: 0.1,
+                milestones: Milestones::Reference,
+                arch: "small-cnn".into(),
+                device: "cpu".into(),
+                data,
+                test_every: None,
+                kinds: LEARNED_KINDS.map(String::from).to_vec(),
+            },
             // resnet18-cifar takes any channel count and sides down to 8: 1×28×28 works.
-            Self::Gpu => (None, "resnet18-cifar", "cuda"),
-        };
-        Protocol {
-            budget: self,
-            epochs: 60,
-            per_class,
-            arch: arch.into(),
-            device: device.into(),
-            data: PathBuf::from(DEFAULT_DATA),
-            test_every: None,
+            Self::Gpu => Protocol {
+                budget: self,
+                length: Length::Epochs(60),
+                sizes: vec![None],
+                batch_size: 128,
+                lr: 0.1,
+                milestones: Milestones::Reference,
+                arch: "resnet18-cifar".into(),
+                device: "cuda".into(),
+                data,
+                test_every: None,
+                kinds: LEARNED_KINDS.map(String::from).to_vec(),
+            },
         }
     }
 }
@@ -71,23 +124,59 @@ impl fmt::Display for Budget {
     }
 }
 
+/// The `small` budget's subset sizes (images per class).
+pub const SMALL_SIZES: [usize; 2] = [20, 50];
+/// The `small` budget's SGD steps per run.
+pub const SMALL_STEPS: u64 = 2000;
+
+/// How long every run trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Length {
+    /// The same number of epochs for every arm.
+    Epochs(u64),
+    /// About this many SGD steps for every arm: each arm gets the epochs that reach it on its
+    /// own training images (rounded up to whole epochs).
+    Steps(u64),
+}
+
+/// Where the ×0.2 learning-rate milestones fall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Milestones {
+    /// The reference's 60/120/160 of 201 epochs, scaled.
+    Reference,
+    /// At [`STEP_BUDGET_MILESTONES`] of the epochs (60, 80 and 90 %).
+    Fractions,
+}
+
 /// The knobs of the protocol that flags override.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Protocol {
     /// The budget the defaults came from.
     pub budget: Budget,
-    /// Epochs of every run.
-    pub epochs: u64,
-    /// Class-balanced subset size (`None`: the full training set).
-    pub per_class: Option<usize>,
+    /// How long every run trains.
+    pub length: Length,
+    /// Class-balanced subset sizes, images per class (`None`: the full training set); the
+    /// arm table is expanded over them.
+    pub sizes: Vec<Option<usize>>,
+    /// `batch_size`.
+    pub batch_size: usize,
+    /// `classifier.lr` (before the milestones).
+    pub lr: f64,
+    /// Where the milestones fall.
+    pub milestones: Milestones,
     /// `classifier.arch`.
     pub arch: String,
     /// `device`.
     pub device: String,
     /// The directory of the IDX files.
     pub data: PathBuf,
-    /// `output.test_every` (`None`: the epochs, so the test set is evaluated once, at the end).
+    /// `output.test_every` (`None`: the run's epochs, so the test set is evaluated once, at
+    /// the end).
     pub test_every: Option<u64>,
+    /// The learned augmenter kinds of the bilevel and served arms (the `{K}` of a template).
+    pub kinds: Vec<String>,
 }
 
 /// One configuration key and its value as a TOML literal (`0.1`, `"idx"`, `[1, 2]`).
@@ -147,42 +236,65 @@ pub fn toml_float(value: f64) -> String {
     }
 }
 
+/// The name of a subset size in arm names: `20`, or `all` for the full training set.
+pub fn size_label(per_class: Option<usize>) -> String {
+    per_class.map_or_else(|| "all".into(), |n| n.to_string())
+}
+
 impl Protocol {
-    /// The reference's milestones scaled to `epochs` (rounded, duplicates dropped):
-    /// 18, 36, 48 for 60 epochs.
-    pub fn milestones(&self) -> Vec<u64> {
-        let mut scaled: Vec<u64> = REFERENCE_MILESTONES
-            .iter()
-            .map(|&m| ((m * self.epochs) as f64 / REFERENCE_EPOCHS as f64).round() as u64)
-            .collect();
+    /// SGD steps of one epoch on `training_images` images, as augmentd cuts them (the last
+    /// batch is dropped only when it would hold a single image).
+    pub fn steps_per_epoch(&self, training_images: usize) -> u64 {
+        let batch = self.batch_size.max(1);
+        let steps = if training_images % batch == 1 {
+            training_images / batch
+        } else {
+            training_images.div_ceil(batch)
+        };
+        steps.max(1) as u64
+    }
+
+    /// The epochs of a run on `training_images` images.
+    pub fn epochs_for(&self, training_images: usize) -> u64 {
+        match self.length {
+            Length::Epochs(epochs) => epochs,
+            Length::Steps(steps) => steps.div_ceil(self.steps_per_epoch(training_images)).max(1),
+        }
+    }
+
+    /// The learning-rate milestones of a run of `epochs` epochs (rounded, duplicates dropped):
+    /// 18, 36, 48 for the reference's at 60 epochs.
+    pub fn milestones_for(&self, epochs: u64) -> Vec<u64> {
+        let mut scaled: Vec<u64> = match self.milestones {
+            Milestones::Reference => REFERENCE_MILESTONES
+                .iter()
+                .map(|&m| ((m * epochs) as f64 / REFERENCE_EPOCHS as f64).round() as u64)
+                .collect(),
+            Milestones::Fractions => STEP_BUDGET_MILESTONES
+                .iter()
+                .map(|&f| (f * epochs as f64).round() as u64)
+                .collect(),
+        };
         scaled.dedup();
         scaled
     }
 
-    /// The `output.test_every` in effect.
-    pub fn test_every(&self) -> u64 {
-        self.test_every.unwrap_or(self.epochs)
+    /// The `output.test_every` of a run of `epochs` epochs.
+    pub fn test_every_for(&self, epochs: u64) -> u64 {
+        self.test_every.unwrap_or(epochs)
     }
 
-    /// The settings every run of the protocol shares (not the seed, not the arm's).
-    pub fn shared_settings(&self) -> Vec<Setting> {
-        let milestones: Vec<String> = self.milestones().iter().map(u64::to_string).collect();
-        let mut settings = vec![
-            Setting::string("device", &self.device),
-            Setting::literal("epochs", self.epochs.to_string()),
-            Setting::literal("batch_size", BATCH_SIZE.to_string()),
-            Setting::string("data.source", "idx"),
-            Setting::string("data.path", &self.data.display().to_string()),
-            Setting::string("data.normalization", "fashion-mnist"),
-        ];
-        if let Some(n) = self.per_class {
-            settings.push(Setting::literal("data.per_class", n.to_string()));
-        }
-        settings.extend([
-            Setting::string("classifier.arch", &self.arch),
-            Setting::literal("classifier.lr", "0.1"),
-            Setting::literal("classifier.momentum", "0.9"),
-            Setting::literal("classifier.weight_decay", "5e-4"),
+    /// The settings that depend on a run's training images: its epochs, its schedule and when
+    /// it evaluates the test set.
+    pub fn length_settings(&self, training_images: usize) -> Vec<Setting> {
+        let epochs = self.epochs_for(training_images);
+        let milestones: Vec<String> = self
+            .milestones_for(epochs)
+            .iter()
+            .map(u64::to_string)
+            .collect();
+        vec![
+            Setting::literal("epochs", epochs.to_string()),
             Setting::literal(
                 "classifier.schedule",
                 format!(
@@ -191,13 +303,28 @@ impl Protocol {
                     toml_float(MILESTONE_FACTOR)
                 ),
             ),
+            Setting::literal("output.test_every", self.test_every_for(epochs).to_string()),
+        ]
+    }
+
+    /// The settings every run of the protocol shares (not the seed, the subset size, the
+    /// length or the arm's own).
+    pub fn shared_settings(&self) -> Vec<Setting> {
+        vec![
+            Setting::string("device", &self.device),
+            Setting::literal("batch_size", self.batch_size.to_string()),
+            Setting::string("data.source", "idx"),
+            Setting::string("data.path", &self.data.display().to_string()),
+            Setting::string("data.normalization", "fashion-mnist"),
+            Setting::string("classifier.arch", &self.arch),
+            Setting::literal("classifier.lr", toml_float(self.lr)),
+            Setting::literal("classifier.momentum", "0.9"),
+            Setting::literal("classifier.weight_decay", "5e-4"),
             Setting::literal("augment.lr", "0.2"),
             Setting::literal("augment.momentum", "0.9"),
             Setting::literal("augment.weight_decay", "0.01"),
             Setting::literal("output.grid_images", "0"),
-            Setting::literal("output.test_every", self.test_every().to_string()),
-        ]);
-        settings
+        ]
     }
 }
 
@@ -252,10 +379,42 @@ mod tests {
 
     #[test]
     fn the_reference_milestones_scale_to_the_epochs() {
-        let cpu = Budget::Cpu.protocol();
-        assert_eq!(cpu.milestones(), [18, 36, 48]);
-        let short = Protocol { epochs: 2, ..cpu };
-        assert_eq!(short.milestones(), [1, 2]);
+        let cpu = Budget::Cpu2000.protocol();
+        assert_eq!(cpu.milestones_for(60), [18, 36, 48]);
+        assert_eq!(cpu.milestones_for(2), [1, 2]);
+        let small = Budget::Small.protocol();
+        assert_eq!(small.milestones_for(100), [60, 80, 90]);
+        assert_eq!(small.milestones_for(286), [172, 229, 257]);
+    }
+
+    #[test]
+    fn a_step_budget_gives_each_arm_the_epochs_that_reach_it() {
+        let mut small = Budget::Small.protocol();
+        small.length = Length::Steps(2000);
+        // 200 images at batch 32: 7 steps an epoch (the last one of 8 images).
+        assert_eq!(small.steps_per_epoch(200), 7);
+        assert_eq!(small.epochs_for(200), 286);
+        // 160 images: exactly 5 steps.
+        assert_eq!(small.epochs_for(160), 400);
+        // 33 images would leave a batch of one, which augmentd drops.
+        assert_eq!(small.steps_per_epoch(33), 1);
+        assert_eq!(small.steps_per_epoch(500), 16);
+        let settings = small.length_settings(500);
+        let text: Vec<String> = settings.iter().map(Setting::assignment).collect();
+        assert_eq!(
+            text,
+            [
+                "epochs=125",
+                "classifier.schedule={ kind = \"step\", milestones = [75, 100, 113], factor = 0.2 }",
+                "output.test_every=125",
+            ]
+        );
+        let cpu = Budget::Cpu2000.protocol();
+        assert_eq!(
+            cpu.epochs_for(1600),
+            60,
+            "an epoch budget ignores the images"
+        );
     }
 
     #[test]
@@ -269,13 +428,17 @@ mod tests {
             10,
             "one image per class held out"
         );
-        let shared = Budget::Cpu.protocol().shared_settings();
+        let shared = Budget::Cpu2000.protocol().shared_settings();
+        let size = [Setting::literal("data.per_class", "200")];
         let arm = [Setting::literal("data.val_ratio", "0.0")];
-        assert_eq!(training_images_of(&[&shared, &arm]), Some(2000));
+        assert_eq!(training_images_of(&[&shared, &size, &arm]), Some(2000));
         let user = [Setting::literal("data.per_class", "20")];
-        assert_eq!(training_images_of(&[&shared, &arm, &user]), Some(200));
         assert_eq!(
-            training_images_of(&[&shared]),
+            training_images_of(&[&shared, &size, &arm, &user]),
+            Some(200)
+        );
+        assert_eq!(
+            training_images_of(&[&shared, &size]),
             Some(1600),
             "augmentd's default ratio"
         );
@@ -285,18 +448,23 @@ mod tests {
 
     #[test]
     fn shared_settings_render_as_toml() {
-        let cpu = Budget::Cpu.protocol();
-        let text = settings_toml(&cpu.shared_settings(), "generated");
+        let small = Budget::Small.protocol();
+        let text = settings_toml(&small.shared_settings(), "generated");
         assert!(text.starts_with("# generated\n"), "{text}");
-        assert!(text.contains("data.per_class = 200\n"), "{text}");
+        assert!(text.contains("batch_size = 32\n"), "{text}");
+        assert!(text.contains("classifier.lr = 0.05\n"), "{text}");
         assert!(text.contains("data.path = \"/usr/share/datasets/fashion-mnist\"\n"));
-        assert!(text.contains(
-            "classifier.schedule = { kind = \"step\", milestones = [18, 36, 48], factor = 0.2 }"
-        ));
-        assert!(text.contains("output.test_every = 60\n"), "{text}");
-        let gpu = Budget::Gpu.protocol().shared_settings();
-        assert!(gpu.iter().all(|s| s.key != "data.per_class"));
-        assert!(gpu.contains(&Setting::string("classifier.arch", "resnet18-cifar")));
+        assert!(
+            !text.contains("per_class") && !text.contains("epochs"),
+            "per arm: {text}"
+        );
+        let gpu = Budget::Gpu.protocol();
+        assert_eq!(gpu.sizes, [None]);
+        assert!(gpu
+            .shared_settings()
+            .contains(&Setting::string("classifier.arch", "resnet18-cifar")));
+        assert_eq!(size_label(None), "all");
+        assert_eq!(size_label(Some(20)), "20");
     }
 
     #[test]

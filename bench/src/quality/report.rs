@@ -9,7 +9,9 @@ use serde::Serialize;
 use super::arms::Role;
 use super::bar::bar_section;
 use super::meta::{format_duration, Meta};
-use super::protocol::{settings_toml, Protocol, Setting, CLASSES};
+use super::protocol::{
+    settings_toml, Length, Milestones, Protocol, Setting, CLASSES, STEP_BUDGET_MILESTONES,
+};
 use super::results::{RunResult, RunStatus};
 use super::summary::ArmSummary;
 
@@ -34,6 +36,9 @@ pub struct Report {
     pub arms: Vec<ArmSummary>,
     /// File name of the figure, beside the Markdown.
     pub figure: String,
+    /// How the protocol was chosen (Markdown written from pilot runs), when the budget has
+    /// one.
+    pub pilot: Option<String>,
 }
 
 /// `1,600`.
@@ -88,7 +93,7 @@ fn accuracy_cell(arm: &ArmSummary, seeds: usize) -> String {
 }
 
 /// The results table (Markdown).
-pub fn results_table(arms: &[ArmSummary], seeds: usize, epochs: u64) -> String {
+pub fn results_table(arms: &[ArmSummary], seeds: usize) -> String {
     let mut t = String::from(
         "| arm | training images | augmentation | test accuracy (%) | per seed | \
          collapsed models | served std range |\n|---|---:|---|---:|---|---:|---|\n",
@@ -97,7 +102,7 @@ pub fn results_table(arms: &[ArmSummary], seeds: usize, epochs: u64) -> String {
         let per_seed: Vec<String> = arm
             .runs
             .iter()
-            .map(|r| format!("{}: {}", r.seed, run_cell(r, epochs)))
+            .map(|r| format!("{}: {}", r.seed, run_cell(r, arm.arm.epochs)))
             .collect();
         let learned = arm.arm.role == Role::Learned;
         let collapsed = match arm.collapsed {
@@ -133,42 +138,72 @@ fn join<T: ToString>(items: &[T], separator: &str) -> String {
 
 fn protocol_section(r: &Report, out: &mut String) {
     let p = &r.protocol;
-    let data = match p.per_class {
-        Some(n) => format!(
-            "a class-balanced subset of {n} images per class ({} images), seeded",
-            thousands(n * CLASSES)
-        ),
-        None => "the full training set (no `data.per_class`)".into(),
+    let sizes: Vec<String> = p
+        .sizes
+        .iter()
+        .map(|size| match size {
+            Some(n) => format!("{n} images per class ({} images)", thousands(n * CLASSES)),
+            None => "the full training set".into(),
+        })
+        .collect();
+    let test = match p.test_every {
+        Some(k) => format!("every {k} epochs and after the last"),
+        None => "after the last epoch only".into(),
     };
     let _ = writeln!(out, "## Protocol\n");
     let _ = writeln!(
         out,
-        "- Data: Fashion-MNIST IDX files in `{}`, {data}; test accuracy on all 10,000 test \
-         images, evaluated after the last epoch only (`output.test_every = {}`).",
-        p.data.display(),
-        p.test_every()
+        "- Data: Fashion-MNIST (Debian's `dataset-fashion-mnist`); class-balanced subsets of \
+         {}, drawn per seed (every arm of a seed trains on the same subset); test accuracy on \
+         all 10,000 test images, evaluated {test}.",
+        sizes.join(" and ")
+    );
+    let length = match p.length {
+        Length::Epochs(e) => format!("{e} epochs"),
+        Length::Steps(steps) => format!(
+            "a budget of {} SGD steps (each arm runs the whole epochs that reach it on its own \
+             training images; the table's arm sections give them)",
+            thousands(steps as usize)
+        ),
+    };
+    let milestones = match p.milestones {
+        Milestones::Reference => "the reference's 60/120/160 of 201 epochs, scaled".to_string(),
+        Milestones::Fractions => {
+            let percents: Vec<String> = STEP_BUDGET_MILESTONES
+                .iter()
+                .map(|f| format!("{:.0}", f * 100.0))
+                .collect();
+            format!("at {} % of the epochs", percents.join("/"))
+        }
+    };
+    let _ = writeln!(
+        out,
+        "- Classifier `{}`, batch {}, {length}; SGD lr {}, momentum 0.9, weight decay 5e-4, \
+         ×0.2 {milestones}; device `{}`.",
+        p.arch, p.batch_size, p.lr, p.device
     );
     let _ = writeln!(
         out,
-        "- Classifier `{}`, batch 128, {} epochs, SGD lr 0.1, momentum 0.9, weight decay 5e-4, \
-         ×0.2 at epochs {} (the reference's 60/120/160 of 201, scaled); device `{}`.",
-        p.arch,
-        p.epochs,
-        join(&p.milestones(), ", "),
-        p.device
+        "- Learned augmenters (`bilevel-K-V`, kind K of {}, variant V): SGD lr 0.2, momentum \
+         0.9, weight decay 0.01, no hand-crafted transform underneath. `served-K-V` trains a \
+         fresh classifier by plain SGD on batches augmented by the frozen model that \
+         `bilevel-K-V` published for the same seed, as the Augment RPC serves it.",
+        join(&p.kinds, ", ")
     );
     let _ = writeln!(
         out,
-        "- Learned augmenters (`bilevel-K-V`, kind K, variant V): SGD lr 0.2, momentum 0.9, \
-         weight decay 0.01, no hand-crafted transform underneath. `served-K-V` trains a fresh \
-         classifier by plain SGD on batches augmented by the frozen model that `bilevel-K-V` \
-         published for the same seed, as the Augment RPC serves it."
+        "- `bilevel-*` arms (and `*-1600` ones) hold out 20 % of each class for validation \
+         (the bilevel step's validation batches); every other arm trains on every image of \
+         its subset. The table gives the real counts."
     );
     let _ = writeln!(
         out,
-        "- `*-1600` and `bilevel-*` arms hold out 20 % of each class for validation (the \
-         bilevel step's validation batches); `*-2000` and `served-*` arms train on every image. \
-         The names count the CPU budget's images; the table gives the real counts."
+        "- Hand-crafted policies (`augment.baseline`), applied per image on the loader thread \
+         as torchvision's: crop = `RandomCrop(28, padding=2)`, flip = \
+         `RandomHorizontalFlip()`, erasing = `RandomErasing(p=0.5, scale=(0.02, 0.33), \
+         ratio=(0.3, 3.3), value=0)` after standardization, trivialaugment = \
+         `TrivialAugmentWide()`, randaugment = `RandAugment(num_ops=2, magnitude=9)`; \
+         TrivialAugment and RandAugment go on top of crop + flip, as their papers run them."
     );
     let _ = writeln!(
         out,
@@ -193,7 +228,76 @@ fn protocol_section(r: &Report, out: &mut String) {
     );
 }
 
-fn arm_section(arm: &ArmSummary, epochs: u64, out: &mut String) {
+fn hours(seconds: f64) -> String {
+    format!("{:.2}", seconds / 3600.0)
+}
+
+fn cost_section(r: &Report, out: &mut String) {
+    let _ = writeln!(out, "## Cost\n");
+    let runs: usize = r.arms.iter().map(|a| a.runs.len()).sum();
+    let process: f64 = r.arms.iter().map(|a| a.process_seconds).sum();
+    let cores: f64 = r.arms.iter().map(|a| a.core_seconds).sum();
+    let steps: f64 = r.arms.iter().map(|a| a.step_seconds).sum();
+    let timed: usize = r
+        .arms
+        .iter()
+        .map(|a| {
+            a.runs
+                .iter()
+                .filter(|run| run.process_seconds > 0.0)
+                .count()
+        })
+        .sum();
+    if timed == 0 {
+        let _ = writeln!(
+            out,
+            "No run has a recorded process time (`quality-times.jsonl`) yet.\n"
+        );
+        return;
+    }
+    let jobs = r.meta.jobs.max(1) as f64;
+    let _ = writeln!(
+        out,
+        "{timed} of {runs} runs have a recorded process time (every `augmentd train` the \
+         harness ran for them, over all invocations): {} process-hours, {} core-hours; at \
+         {} run(s) at once that is about {} hours of wall time. Of the process time, {:.0} % \
+         went to SGD steps (from the records' throughput); the rest is start-up, evaluation, \
+         checkpoints and pictures.\n",
+        hours(process),
+        hours(cores),
+        r.meta.jobs,
+        hours(process / jobs),
+        100.0 * steps / process.max(1e-9)
+    );
+    let _ = writeln!(
+        out,
+        "| arm | epochs | timed runs | process minutes per run | core-hours | in SGD steps |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for arm in &r.arms {
+        let timed = arm
+            .runs
+            .iter()
+            .filter(|run| run.process_seconds > 0.0)
+            .count();
+        if timed == 0 {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {} | {timed} | {:.1} | {} | {:.0} % |",
+            arm.arm.name,
+            arm.arm.epochs,
+            arm.process_seconds / 60.0 / timed as f64,
+            hours(arm.core_seconds),
+            100.0 * arm.step_seconds / arm.process_seconds.max(1e-9)
+        );
+    }
+    out.push('\n');
+}
+
+fn arm_section(arm: &ArmSummary, out: &mut String) {
+    let epochs = arm.arm.epochs;
     let _ = writeln!(out, "### {}\n", arm.arm.name);
     let sets: Vec<String> = arm
         .arm
@@ -283,7 +387,7 @@ pub fn render_markdown(r: &Report) -> String {
     );
     protocol_section(r, &mut out);
     let _ = writeln!(out, "## Results\n");
-    out.push_str(&results_table(&r.arms, r.seeds.len(), r.protocol.epochs));
+    out.push_str(&results_table(&r.arms, r.seeds.len()));
     let _ = writeln!(
         out,
         "\nTest accuracy: final test accuracy (the last epoch's), mean over the seeds whose run \
@@ -300,9 +404,15 @@ pub fn render_markdown(r: &Report) -> String {
         r.figure
     );
     out.push_str(&bar_section(&r.arms, &r.default_variant, r.seeds.len()));
+    cost_section(r, &mut out);
+    if let Some(pilot) = &r.pilot {
+        let _ = writeln!(out, "## Pilot: how the protocol was chosen\n");
+        out.push_str(pilot.trim_end());
+        out.push_str("\n\n");
+    }
     let _ = writeln!(out, "## Per arm\n");
     for arm in &r.arms {
-        arm_section(arm, r.protocol.epochs, &mut out);
+        arm_section(arm, &mut out);
     }
     out
 }
@@ -330,7 +440,24 @@ mod tests {
             md.contains("`cargo run --release -p augmentd-bench --bin quality -- --budget cpu`")
         );
         assert!(md.contains("2 cores; augmentd commit `abc1234`"), "{md}");
-        assert!(md.contains("×0.2 at epochs 18, 36, 48"));
+        assert!(
+            md.contains("batch 128, 60 epochs; SGD lr 0.1, momentum 0.9, weight decay 5e-4, ×0.2 the reference's"),
+            "{md}"
+        );
+        // Cost: two complete arms' runs carry 120 s each, 1,600 images at 0.05 s per image.
+        assert!(
+            md.contains("4 of 9 runs have a recorded process time"),
+            "{md}"
+        );
+        // 1,600 images × 0.05 s = 80 s of steps in each 120 s process.
+        assert!(
+            md.contains("| none-1600 | 60 | 3 | 2.0 | 0.10 | 67 % |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("## Pilot: how the protocol was chosen\n\nPilot text.\n"),
+            "{md}"
+        );
         assert!(md.contains("**sample standard deviation**"));
         assert!(md.contains("![Mean final test accuracy"));
         assert!(md.contains("](quality.svg)"));

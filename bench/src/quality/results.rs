@@ -20,6 +20,8 @@ struct RecordLine {
     #[serde(default)]
     seconds: Option<f64>,
     #[serde(default)]
+    images_per_second: Option<f64>,
+    #[serde(default)]
     collapsed: Option<bool>,
 }
 
@@ -34,6 +36,9 @@ pub struct RecordsSummary {
     pub last_test_acc: Option<f64>,
     /// The epochs' seconds added up: training and evaluation time, over every resume.
     pub seconds: f64,
+    /// The epochs' seconds per training image (1 / images per second) added up: times the
+    /// training images, the time spent in SGD steps.
+    pub seconds_per_image: f64,
     /// The last record's collapse flag (learned modes).
     pub last_collapsed: bool,
 }
@@ -45,6 +50,7 @@ pub fn parse_records(text: &str) -> Result<RecordsSummary, String> {
         last_epoch: None,
         last_test_acc: None,
         seconds: 0.0,
+        seconds_per_image: 0.0,
         last_collapsed: false,
     };
     for (number, line) in text.lines().enumerate() {
@@ -57,6 +63,10 @@ pub fn parse_records(text: &str) -> Result<RecordsSummary, String> {
         summary.last_epoch = Some(record.epoch);
         summary.last_test_acc = record.test_acc;
         summary.seconds += record.seconds.unwrap_or(0.0);
+        summary.seconds_per_image += record
+            .images_per_second
+            .filter(|&ips| ips > 0.0)
+            .map_or(0.0, |ips| 1.0 / ips);
         summary.last_collapsed = record.collapsed.unwrap_or(false);
     }
     Ok(summary)
@@ -142,6 +152,12 @@ pub struct RunResult {
     pub seconds: f64,
     /// Wall-clock seconds of its `augmentd train` in this invocation (process start to exit).
     pub wall_seconds: Option<f64>,
+    /// Its processes' wall-clock seconds over every invocation ([`TIMES_FILE`]).
+    pub process_seconds: f64,
+    /// Those seconds times each process's threads: the CPU time the run was given.
+    pub core_seconds: f64,
+    /// The epochs' seconds per training image, added up (see [`RecordsSummary`]).
+    pub seconds_per_image: f64,
     /// The published model's served distribution (bilevel runs).
     pub served: Option<Served>,
     /// The log of its `augmentd train` invocations.
@@ -150,6 +166,28 @@ pub struct RunResult {
 
 /// The log each `augmentd train` writes into its run directory.
 pub const LOG_FILE: &str = "quality.log";
+/// One line per `augmentd train` process the harness ran in the directory: its wall seconds
+/// and threads.
+pub const TIMES_FILE: &str = "quality-times.jsonl";
+
+#[derive(Deserialize)]
+struct TimeLine {
+    wall_seconds: f64,
+    threads: usize,
+}
+
+/// The wall seconds and core seconds of the processes listed in a [`TIMES_FILE`] text
+/// (unreadable lines skipped: the file only informs the cost).
+pub fn parse_times(text: &str) -> (f64, f64) {
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<TimeLine>(line).ok())
+        .fold((0.0, 0.0), |(wall, cores), t| {
+            (
+                wall + t.wall_seconds,
+                cores + t.wall_seconds * t.threads as f64,
+            )
+        })
+}
 
 /// Reads what the run in `dir` left, for a protocol of `epochs` epochs.
 pub fn read_run(dir: &Path, seed: u64, epochs: u64) -> RunResult {
@@ -161,9 +199,15 @@ pub fn read_run(dir: &Path, seed: u64, epochs: u64) -> RunResult {
         epochs_done: 0,
         seconds: 0.0,
         wall_seconds: None,
+        process_seconds: 0.0,
+        core_seconds: 0.0,
+        seconds_per_image: 0.0,
         served: None,
         log: dir.join(LOG_FILE),
     };
+    if let Ok(text) = std::fs::read_to_string(dir.join(TIMES_FILE)) {
+        (result.process_seconds, result.core_seconds) = parse_times(&text);
+    }
     let records = match std::fs::read_to_string(dir.join(RECORDS_FILE)) {
         Ok(text) => parse_records(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return result,
@@ -178,6 +222,7 @@ pub fn read_run(dir: &Path, seed: u64, epochs: u64) -> RunResult {
     };
     result.epochs_done = records.epochs_done;
     result.seconds = records.seconds;
+    result.seconds_per_image = records.seconds_per_image;
     let complete = records.last_epoch.is_some_and(|e| e + 1 >= epochs);
     result.status = match (complete, records.epochs_done) {
         (true, _) => RunStatus::Complete,
@@ -223,6 +268,7 @@ mod tests {
         assert_eq!(summary.last_epoch, Some(2));
         assert_eq!(summary.last_test_acc, Some(73.5));
         assert!((summary.seconds - 4.75).abs() < 1e-12);
+        assert!((summary.seconds_per_image - (2.0 / 900.0 + 1.0 / 800.0)).abs() < 1e-12);
         assert!(summary.last_collapsed);
         let first_two: String = RECORDS.lines().take(2).map(|l| format!("{l}\n")).collect();
         assert_eq!(parse_records(&first_two).unwrap().last_test_acc, None);
@@ -252,6 +298,18 @@ mod tests {
         let complete = read_run(dir.path(), 1, 3);
         assert_eq!(complete.status, RunStatus::Complete);
         assert_eq!((complete.test_acc, complete.epochs_done), (Some(73.5), 3));
+        assert_eq!(
+            (complete.process_seconds, complete.core_seconds),
+            (0.0, 0.0)
+        );
+        std::fs::write(
+            dir.path().join(TIMES_FILE),
+            "{\"wall_seconds\":10.0,\"threads\":2,\"success\":false}\nbroken\n\
+             {\"wall_seconds\":5.5,\"threads\":1,\"success\":true}\n",
+        )
+        .unwrap();
+        let timed = read_run(dir.path(), 1, 3);
+        assert_eq!((timed.process_seconds, timed.core_seconds), (15.5, 25.5));
         let longer = read_run(dir.path(), 1, 60);
         assert_eq!(longer.status, RunStatus::Incomplete);
         assert_eq!(

@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::arms::{Arm, PlannedRun};
 use super::meta::utc_timestamp;
 use super::protocol::Setting;
-use super::results::{read_run, LOG_FILE};
+use super::results::{read_run, RunStatus, LOG_FILE, TIMES_FILE};
 
 /// What happened to a run in this invocation.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,8 +127,6 @@ pub struct Launcher {
     pub jobs: usize,
     /// `OMP_NUM_THREADS` of each run.
     pub threads: usize,
-    /// The protocol's epochs (to tell complete runs).
-    pub epochs: u64,
 }
 
 /// Lines of a failed run's log shown in the terminal.
@@ -189,6 +187,19 @@ impl Launcher {
         loop {
             while running < self.jobs.max(1) {
                 match scheduler.next_step() {
+                    // A complete run would only load its data to find nothing to do.
+                    Next::Start(i)
+                        if read_run(&runs[i].dir, runs[i].seed, runs[i].epochs).status
+                            == RunStatus::Complete =>
+                    {
+                        finished += 1;
+                        println!("[{finished}/{total}] complete already: {}", label(i));
+                        executions[i] = Some(Execution {
+                            outcome: Outcome::Succeeded,
+                            wall_seconds: None,
+                        });
+                        scheduler.finish(i, true);
+                    }
                     Next::Start(i) => match self.spawn(&runs[i]) {
                         Ok(mut child) => {
                             started += 1;
@@ -240,9 +251,13 @@ impl Launcher {
             };
             running -= 1;
             finished += 1;
+            let succeeded = status.as_ref().is_ok_and(ExitStatus::success);
+            if let Err(e) = record_time(&runs[i].dir, seconds, self.threads, succeeded) {
+                eprintln!("{}: cannot record its time: {e}", label(i));
+            }
             let execution = match status {
                 Ok(status) if status.success() => {
-                    let result = read_run(&runs[i].dir, runs[i].seed, self.epochs);
+                    let result = read_run(&runs[i].dir, runs[i].seed, runs[i].epochs);
                     let accuracy = result
                         .test_acc
                         .map_or("no final test accuracy".into(), |a| {
@@ -288,6 +303,27 @@ impl Launcher {
             wall_seconds: None,
         }
     }
+}
+
+/// Appends one process's wall time to the run directory's [`TIMES_FILE`], so that the cost of
+/// a run adds up over every invocation that worked on it.
+pub fn record_time(
+    dir: &Path,
+    wall_seconds: f64,
+    threads: usize,
+    success: bool,
+) -> std::io::Result<()> {
+    let line = serde_json::json!({
+        "finished": utc_timestamp(),
+        "wall_seconds": wall_seconds,
+        "threads": threads,
+        "success": success,
+    });
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(TIMES_FILE))?;
+    writeln!(file, "{line}")
 }
 
 /// The last `n` lines of a file (none if it cannot be read).
@@ -339,7 +375,6 @@ mod tests {
             extra: vec![Setting::literal("classifier.lr", "0.05")],
             jobs: 2,
             threads: 1,
-            epochs: 60,
         };
         let run = PlannedRun {
             arm: 0,
@@ -347,6 +382,7 @@ mod tests {
             dir: "/runs/none-1600/seed-3".into(),
             settings: vec![Setting::literal("seed", "3")],
             after: None,
+            epochs: 60,
         };
         let command = launcher.command(&run);
         let args: Vec<String> = command

@@ -43,6 +43,14 @@ pub struct ArmSummary {
     /// The served distribution averaged over seeds: per parameter, the mean of the means and
     /// the mean of the stds.
     pub served_mean: Vec<ParamStat>,
+    /// Wall-clock seconds of its runs' processes, over every invocation, added up.
+    pub process_seconds: f64,
+    /// Those seconds times each process's threads, added up.
+    pub core_seconds: f64,
+    /// Of the process seconds, the time spent in SGD steps (from the records' throughput),
+    /// over the runs with a recorded process time; the rest is start-up, evaluation,
+    /// checkpoints and pictures.
+    pub step_seconds: f64,
 }
 
 impl ArmSummary {
@@ -76,7 +84,17 @@ impl ArmSummary {
                 });
             }
         }
+        let timed = runs.iter().filter(|r| r.process_seconds > 0.0);
+        let step_seconds = training_images.map_or(0.0, |images| {
+            timed
+                .clone()
+                .map(|r| images as f64 * r.seconds_per_image)
+                .sum()
+        });
         Self {
+            process_seconds: timed.clone().map(|r| r.process_seconds).sum(),
+            core_seconds: timed.map(|r| r.core_seconds).sum(),
+            step_seconds,
             n: accuracies.len(),
             mean,
             std,
@@ -140,6 +158,12 @@ mod tests {
         assert_eq!(summary.served_mean[0].name, "a11");
         assert!((summary.served_mean[0].std - 0.1002).abs() < 1e-12);
         assert!((summary.served_mean[1].mean - 0.1).abs() < 1e-12);
+        // Two timed runs of 120 s, 0.05 s per image over their epochs, 1,600 images.
+        assert_eq!(
+            (summary.process_seconds, summary.core_seconds),
+            (240.0, 240.0)
+        );
+        assert!((summary.step_seconds - 160.0).abs() < 1e-9);
 
         let none = ArmSummary::new(arm("none-1600"), Some(1600), vec![run(0, None)]);
         assert_eq!(

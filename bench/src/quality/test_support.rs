@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 use std::path::PathBuf;
 
-use super::arms::{expand, Arm, ARMS, DEFAULT_VARIANTS};
+use super::arms::{expand, Arm, CPU_2000_ARMS, DEFAULT_VARIANTS, SMALL_ARMS};
 use super::meta::Meta;
 use super::protocol::Budget;
 use super::report::Report;
@@ -12,8 +12,10 @@ use super::summary::ArmSummary;
 /// The arm of that name from the default table.
 pub fn arm(name: &str) -> Arm {
     let variants: Vec<String> = DEFAULT_VARIANTS.iter().map(|v| v.to_string()).collect();
-    expand(ARMS, &variants)
-        .into_iter()
+    let cpu = expand(CPU_2000_ARMS, &variants, &Budget::Cpu2000.protocol());
+    let small = expand(SMALL_ARMS, &variants, &Budget::Small.protocol());
+    cpu.into_iter()
+        .chain(small)
         .find(|a| a.name == name)
         .unwrap()
 }
@@ -32,6 +34,9 @@ pub fn run(seed: u64, test_acc: Option<f64>) -> RunResult {
         epochs_done: if test_acc.is_some() { 60 } else { 0 },
         seconds: if test_acc.is_some() { 100.0 } else { 0.0 },
         wall_seconds: None,
+        process_seconds: if test_acc.is_some() { 120.0 } else { 0.0 },
+        core_seconds: if test_acc.is_some() { 120.0 } else { 0.0 },
+        seconds_per_image: if test_acc.is_some() { 0.05 } else { 0.0 },
         served: None,
         log: dir.join("quality.log"),
         dir,
@@ -89,7 +94,7 @@ pub fn fixed_summaries() -> Vec<ArmSummary> {
 
 /// A report over [`fixed_summaries`].
 pub fn fixed_report() -> Report {
-    let protocol = Budget::Cpu.protocol();
+    let protocol = Budget::Cpu2000.protocol();
     Report {
         meta: Meta {
             command: "cargo run --release -p augmentd-bench --bin quality -- --budget cpu".into(),
@@ -109,5 +114,6 @@ pub fn fixed_report() -> Report {
         extra_settings: Vec::new(),
         arms: fixed_summaries(),
         figure: "quality.svg".into(),
+        pilot: Some("Pilot text.".into()),
     }
 }

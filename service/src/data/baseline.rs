@@ -1,13 +1,11 @@
-//! The hand-crafted augmentation baselines of the reference code base, applied per batch by the
-//! loader to images in [0, 1] before standardization.
+//! The geometric levels of the hand-crafted baselines of the reference code base, applied per
+//! batch by the loader to images in [0, 1] before standardization.
 //!
 //! Order and parameters follow the reference's torchvision pipelines: random crop (zero padding
 //! 4), random affine (rotation ±10°, scale 0.5–2, zero fill), random horizontal flip, then the
 //! optional colour jitter (brightness, contrast, saturation 0.4, in a random order per image).
 //! Parameters are drawn per image from the caller's seeded generator.
 use std::f64::consts::PI;
-use std::fmt;
-use std::str::FromStr;
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -26,9 +24,9 @@ pub const SCALE_RANGE: (f64, f64) = (0.5, 2.0);
 /// Strength of each colour-jitter component: factors are drawn from [1 − s, 1 + s].
 pub const JITTER_STRENGTH: f32 = 0.4;
 
-/// A hand-crafted augmentation level.
+/// A hand-crafted augmentation level: the geometric part of a [`Baseline`](super::Baseline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Baseline {
+pub enum Level {
     /// No transformation.
     #[default]
     None,
@@ -44,7 +42,7 @@ pub enum Baseline {
     CropAffineFlip,
 }
 
-impl Baseline {
+impl Level {
     /// Every level, from the weakest.
     pub const ALL: [Self; 6] = [
         Self::None,
@@ -55,7 +53,7 @@ impl Baseline {
         Self::CropAffineFlip,
     ];
 
-    /// The level's name, as parsed by [`FromStr`].
+    /// The level's name, its part of a baseline's name.
     pub fn name(self) -> &'static str {
         match self {
             Self::None => "none",
@@ -67,15 +65,28 @@ impl Baseline {
         }
     }
 
-    fn crops(self) -> bool {
+    /// The level with these parts, if there is one (`affine` needs `crop`).
+    pub fn from_parts(crop: bool, affine: bool, flip: bool) -> Option<Self> {
+        match (crop, affine, flip) {
+            (false, false, false) => Some(Self::None),
+            (true, false, false) => Some(Self::Crop),
+            (false, false, true) => Some(Self::Flip),
+            (true, false, true) => Some(Self::CropFlip),
+            (true, true, false) => Some(Self::CropAffine),
+            (true, true, true) => Some(Self::CropAffineFlip),
+            (false, true, _) => None,
+        }
+    }
+
+    pub(crate) fn crops(self) -> bool {
         !matches!(self, Self::None | Self::Flip)
     }
 
-    fn affine(self) -> bool {
+    pub(crate) fn affine(self) -> bool {
         matches!(self, Self::CropAffine | Self::CropAffineFlip)
     }
 
-    fn flips(self) -> bool {
+    pub(crate) fn flips(self) -> bool {
         matches!(self, Self::Flip | Self::CropFlip | Self::CropAffineFlip)
     }
 
@@ -125,27 +136,6 @@ impl Baseline {
     }
 }
 
-impl fmt::Display for Baseline {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Baseline {
-    type Err = DataError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let wanted = text.trim().to_ascii_lowercase();
-        Self::ALL
-            .into_iter()
-            .find(|b| b.name() == wanted)
-            .ok_or_else(|| DataError::UnknownBaseline {
-                name: text.to_string(),
-                valid: Self::ALL.map(Self::name).join(", "),
-            })
-    }
-}
-
 /// The random choices for one image.
 struct SampleParams {
     /// Crop offset relative to the unpadded image: (rows, columns), each in −pad..=pad.
@@ -157,7 +147,7 @@ struct SampleParams {
 }
 
 impl SampleParams {
-    fn draw(baseline: Baseline, (color_jitter, pad): (bool, usize), rng: &mut StdRng) -> Self {
+    fn draw(baseline: Level, (color_jitter, pad): (bool, usize), rng: &mut StdRng) -> Self {
         // rand samples no isize; the padding is tiny, so i32 round-trips exactly.
         let pad = i32::try_from(pad).unwrap_or(i32::MAX);
         let mut offset = || rng.random_range(-pad..=pad) as isize;
@@ -363,21 +353,12 @@ mod tests {
     }
 
     #[test]
-    fn names_parse_and_print_back() {
-        for b in Baseline::ALL {
-            assert_eq!(b.to_string().parse::<Baseline>().unwrap(), b);
+    fn parts_name_the_levels() {
+        for level in Level::ALL {
+            let parts = (level.crops(), level.affine(), level.flips());
+            assert_eq!(Level::from_parts(parts.0, parts.1, parts.2), Some(level));
         }
-        assert_eq!(
-            " Crop+Flip ".parse::<Baseline>().unwrap(),
-            Baseline::CropFlip
-        );
-        let err = "crop+rotate".parse::<Baseline>().unwrap_err();
-        assert!(matches!(err, DataError::UnknownBaseline { .. }), "{err}");
-        assert_eq!(
-            err.to_string(),
-            "unknown baseline 'crop+rotate': expected one of none, crop, flip, crop+flip, \
-             crop+affine, crop+affine+flip"
-        );
+        assert_eq!(Level::from_parts(false, true, true), None);
     }
 
     #[test]
@@ -385,7 +366,7 @@ mod tests {
         let shape = ImageShape::new(3, 5, 6);
         let original = batch(4, shape);
         let mut images = original.clone();
-        Baseline::None
+        Level::None
             .apply((false, CROP_PADDING), &mut images, shape, &mut rng(0))
             .unwrap();
         assert_eq!(images, original);
@@ -396,7 +377,7 @@ mod tests {
         let shape = ImageShape::new(2, 3, 4);
         let original = batch(32, shape);
         let mut images = original.clone();
-        Baseline::Flip
+        Level::Flip
             .apply((false, CROP_PADDING), &mut images, shape, &mut rng(5))
             .unwrap();
         let mut flipped = 0;
@@ -432,7 +413,7 @@ mod tests {
         let shape = ImageShape::new(3, 10, 12);
         let original = batch(24, shape);
         let mut images = original.clone();
-        Baseline::Crop
+        Level::Crop
             .apply((false, CROP_PADDING), &mut images, shape, &mut rng(9))
             .unwrap();
         assert_eq!(images.len(), original.len());
@@ -455,7 +436,7 @@ mod tests {
         let shape = ImageShape::new(1, 10, 12);
         let original = batch(64, shape);
         let mut images = original.clone();
-        Baseline::Crop
+        Level::Crop
             .apply((false, 2), &mut images, shape, &mut rng(9))
             .unwrap();
         let shifts: Vec<(isize, isize)> = images
@@ -497,7 +478,7 @@ mod tests {
         let original = batch(6, shape);
         let run = |seed| {
             let mut images = original.clone();
-            Baseline::CropAffineFlip
+            Level::CropAffineFlip
                 .apply((true, CROP_PADDING), &mut images, shape, &mut rng(seed))
                 .unwrap();
             images

@@ -2,9 +2,9 @@
 //! with a baseline, standardize, and hand over as CPU tensors.
 use rand::rngs::StdRng;
 
-use super::baseline::Baseline;
 use super::dataset::ImageSet;
 use super::error::DataError;
+use super::handcrafted::Baseline;
 use super::normalization::Normalization;
 
 /// A batch ready for a network: standardized images and their labels, on the CPU.
@@ -77,7 +77,8 @@ pub(crate) fn build(
     for &i in indices {
         images.extend(set.image(i).iter().map(|&p| f32::from(p) / 255.0));
     }
-    if let Some(rng) = rng {
+    let mut rng = rng;
+    if let Some(rng) = rng.as_deref_mut() {
         augment.baseline.apply(
             (augment.color_jitter, augment.crop_padding),
             &mut images,
@@ -91,6 +92,9 @@ pub(crate) fn build(
             let (mean, std) = (normalization.mean[c] as f32, normalization.std[c] as f32);
             channel.iter_mut().for_each(|v| *v = (*v - mean) / std);
         }
+    }
+    if let Some(rng) = rng {
+        augment.baseline.apply_standardized(&mut images, shape, rng);
     }
     let labels: Vec<i64> = indices.iter().map(|&i| set.labels()[i]).collect();
     let dims = [

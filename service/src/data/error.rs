@@ -164,13 +164,13 @@ pub enum DataError {
         /// Why it is invalid, with the offending values.
         reason: String,
     },
-    /// A baseline name that is not one of the known levels.
-    #[error("unknown baseline '{name}': expected one of {valid}")]
+    /// A baseline name that does not parse: an unknown, repeated or conflicting part.
+    #[error("invalid baseline '{name}': {reason}")]
     UnknownBaseline {
         /// The name given.
         name: String,
-        /// The valid names, comma-separated.
-        valid: String,
+        /// What is wrong with it, naming the part.
+        reason: String,
     },
     /// A libtorch operation failed while building a batch.
     #[error("tensor operation failed while {context}: {source}")]

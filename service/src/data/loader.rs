@@ -12,10 +12,11 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::baseline::{Baseline, CROP_PADDING};
+use super::baseline::CROP_PADDING;
 use super::batch::{build, Augment, Batch};
 use super::dataset::ImageSet;
 use super::error::DataError;
+use super::handcrafted::Baseline;
 use super::normalization::Normalization;
 
 /// Batches prepared ahead of the trainer unless told otherwise.
@@ -60,7 +61,7 @@ impl LoaderConfig {
             drop_last: false,
             seed: 0,
             prefetch: DEFAULT_PREFETCH,
-            baseline: Baseline::None,
+            baseline: Baseline::default(),
             color_jitter: false,
             crop_padding: CROP_PADDING,
             normalization,
@@ -373,7 +374,7 @@ mod tests {
             .unwrap(),
         );
         let cfg = LoaderConfig {
-            baseline: Baseline::CropAffineFlip,
+            baseline: crate::data::Level::CropAffineFlip.into(),
             color_jitter: true,
             ..LoaderConfig::new(8, Normalization::identity(3))
         };

@@ -163,9 +163,11 @@ mod tests {
     fn variants_build_the_reference_matrices() {
         let raw = Tensor::from_slice(&[0.5f64, -0.25]).view([1, 2]);
         let t = values(&variant_matrix(AffineVariant::Translation, &raw).unwrap());
-        assert_eq!(
-            t,
-            vec![1.0, 0.0, 0.5f64.tanh(), 0.0, 1.0, (-0.25f64).tanh()]
+        // libtorch's vectorized tanh may differ from the C library's in the last place.
+        let expected = [1.0, 0.0, 0.5f64.tanh(), 0.0, 1.0, (-0.25f64).tanh()];
+        assert!(
+            t.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-15),
+            "{t:?} vs {expected:?}"
         );
         let s = values(&variant_matrix(AffineVariant::Scale, &raw).unwrap());
         assert_eq!(s, vec![0.5, 0.0, 0.0, 0.0, -0.25, 0.0]);

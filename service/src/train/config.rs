@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::model::model_files;
 use super::presets::{preset_toml, PRESET_NAMES};
-use crate::data::{Baseline, CROP_PADDING, DEFAULT_VAL_RATIO};
+use crate::data::policy::{Op, MAGNITUDE_BINS, RANDAUGMENT_MAGNITUDE, RANDAUGMENT_OPS};
+use crate::data::{Baseline, Policy, CROP_PADDING, DEFAULT_VAL_RATIO};
 use crate::device::DeviceSpec;
 use crate::nn::{AugmenterKind, AugmenterVariant, ClassifierArch};
 
@@ -263,6 +264,14 @@ pub struct AugmentConfig {
         skip_serializing_if = "is_default_crop_padding"
     )]
     pub crop_padding: usize,
+    /// RandAugment's operations per image when the baseline has `randaugment` (torchvision's
+    /// `num_ops`, 2 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub randaugment_ops: Option<usize>,
+    /// RandAugment's magnitude bin, 0–30, when the baseline has `randaugment` (torchvision's
+    /// `magnitude`, 9 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub randaugment_magnitude: Option<usize>,
     /// The augmenter network of the learned modes: `narrow` (the default) or `spread` (mean and
     /// spread per parameter with a floor, see `nn/variant.rs`), or `reference` (the method as
     /// published).
@@ -632,12 +641,46 @@ impl RunConfig {
         })
     }
 
-    /// The hand-crafted baseline level.
+    /// The hand-crafted baseline: level, policy (with RandAugment's settings), erasing.
     pub fn baseline(&self) -> Result<Baseline, ConfigError> {
-        self.augment
+        let a = &self.augment;
+        let baseline: Baseline = a
             .baseline
             .parse()
-            .map_err(|e: crate::data::DataError| problem("augment.baseline", e.to_string()))
+            .map_err(|e: crate::data::DataError| problem("augment.baseline", e.to_string()))?;
+        let randaugment = matches!(baseline.policy, Some(Policy::RandAugment { .. }));
+        for (key, set) in [
+            ("augment.randaugment_ops", a.randaugment_ops),
+            ("augment.randaugment_magnitude", a.randaugment_magnitude),
+        ] {
+            if set.is_some() && !randaugment {
+                return Err(problem(
+                    key,
+                    format!(
+                        "set, but augment.baseline '{}' has no randaugment",
+                        a.baseline
+                    ),
+                ));
+            }
+        }
+        let ops = a.randaugment_ops.unwrap_or(RANDAUGMENT_OPS);
+        if !(1..=Op::ALL.len()).contains(&ops) {
+            return Err(problem(
+                "augment.randaugment_ops",
+                format!("{ops} is not between 1 and {}", Op::ALL.len()),
+            ));
+        }
+        let magnitude = a.randaugment_magnitude.unwrap_or(RANDAUGMENT_MAGNITUDE);
+        if magnitude >= MAGNITUDE_BINS {
+            return Err(problem(
+                "augment.randaugment_magnitude",
+                format!(
+                    "bin {magnitude} is not between 0 and {}",
+                    MAGNITUDE_BINS - 1
+                ),
+            ));
+        }
+        Ok(baseline.with_randaugment(ops, magnitude))
     }
 
     fn normalization_name(&self) -> Result<&str, ConfigError> {
@@ -730,6 +773,7 @@ fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), Confi
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::data::Level;
 
     #[test]
     fn every_preset_parses_and_validates() {
@@ -741,7 +785,7 @@ mod tests {
         }
         let cifar = RunConfig::load(Some("cifar10-paper"), None, &[]).unwrap();
         assert_eq!(cifar.arch().unwrap(), ClassifierArch::ResNet18Cifar);
-        assert_eq!(cifar.baseline().unwrap(), Baseline::Flip);
+        assert_eq!(cifar.baseline().unwrap(), Level::Flip.into());
         assert_eq!(cifar.classifier.schedule.lr_at(0.1, 59), 0.1);
         assert!((cifar.classifier.schedule.lr_at(0.1, 160) - 0.1 * 0.2f64.powi(3)).abs() < 1e-15);
         let bach = RunConfig::load(Some("bach-paper"), None, &[]).unwrap();
@@ -792,6 +836,61 @@ mod tests {
     }
 
     #[test]
+    fn policies_parse_with_randaugment_settings_checked() {
+        let load = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            RunConfig::load(Some("fmnist-small"), None, &sets)
+        };
+        let ta = load(&[
+            "augment.mode=handcrafted",
+            "augment.baseline=crop+flip+trivialaugment+erasing",
+        ])
+        .unwrap();
+        let b = ta.baseline().unwrap();
+        assert_eq!(b.level, Level::CropFlip);
+        assert_eq!(b.policy, Some(Policy::TrivialAugment));
+        assert!(b.erasing);
+        assert!(!ta.to_toml().contains("randaugment_ops"));
+        let ra = load(&[
+            "augment.baseline=randaugment",
+            "augment.randaugment_ops=3",
+            "augment.randaugment_magnitude=20",
+        ])
+        .unwrap();
+        assert_eq!(
+            ra.baseline().unwrap().policy,
+            Some(Policy::RandAugment {
+                ops: 3,
+                magnitude: 20
+            })
+        );
+        assert_eq!(RunConfig::from_toml(&ra.to_toml()).unwrap(), ra);
+        let default = load(&["augment.baseline=randaugment"]).unwrap();
+        assert_eq!(
+            default.baseline().unwrap().policy,
+            Some(Policy::RANDAUGMENT)
+        );
+        let err = load(&["augment.baseline=crop", "augment.randaugment_ops=3"]).unwrap_err();
+        assert_eq!(err.key, "augment.randaugment_ops");
+        assert!(err.problem.contains("has no randaugment"), "{err}");
+        let err = load(&[
+            "augment.baseline=randaugment",
+            "augment.randaugment_magnitude=31",
+        ])
+        .unwrap_err();
+        assert_eq!(err.key, "augment.randaugment_magnitude");
+        assert!(err.problem.contains("bin 31"), "{err}");
+        let err = load(&["augment.baseline=randaugment", "augment.randaugment_ops=0"]).unwrap_err();
+        assert_eq!(err.key, "augment.randaugment_ops");
+        let err = load(&["augment.baseline=crop+trivialaugment+trivialaugment"]).unwrap_err();
+        assert_eq!(err.key, "augment.baseline");
+        assert!(
+            err.problem.contains("'trivialaugment' appears twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn overrides_and_files_refine_a_preset() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("run.toml");
@@ -809,7 +908,7 @@ mod tests {
         );
         assert_eq!(config.classifier.lr, 0.01);
         assert_eq!(config.data.per_class, Some(50));
-        assert_eq!(config.baseline().unwrap(), Baseline::CropFlip);
+        assert_eq!(config.baseline().unwrap(), Level::CropFlip.into());
         assert_eq!(config.classifier.arch, "small-cnn", "untouched keys stay");
     }
 

@@ -26,7 +26,9 @@ pub struct EpochRecord {
     /// Loss on the validation split, evaluation mode, after the epoch; `None` (written as
     /// `null`) when the run has no validation split (`data.val_ratio = 0`).
     pub val_loss: Option<f64>,
-    /// Accuracy (%) on the training split (un-augmented), evaluation mode.
+    /// Accuracy (%) on the epoch's training batches as its steps saw them: augmented,
+    /// training-mode BatchNorm, each batch before its update (the classifier's running
+    /// training accuracy, as PyTorch training loops report it).
     pub train_acc: f64,
     /// Accuracy (%) on the validation split; `None` as `val_loss`.
     pub val_acc: Option<f64>,

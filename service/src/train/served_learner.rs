@@ -126,6 +126,8 @@ impl FrozenAugmenter {
 pub struct ServedStep {
     /// The classifier's training loss on the augmented batch.
     pub train_loss: f64,
+    /// Images of the augmented batch its logits classified correctly.
+    pub train_correct: usize,
     /// Per transformation parameter, the mean over the batch.
     pub transform_mean: Vec<f64>,
     /// Per transformation parameter, the standard deviation over the batch.
@@ -144,13 +146,14 @@ impl ServedLearner {
     /// Augments `batch` (noise from `rng`) and takes one plain SGD step on the result.
     pub fn step(&mut self, batch: BatchRef, rng: &mut StdRng) -> Result<ServedStep, TrainError> {
         let augmented = self.augmenter.augment(batch.images, rng)?;
-        let train_loss = self.classifier.plain_step(BatchRef {
+        let step = self.classifier.plain_step(BatchRef {
             images: &augmented.images,
             labels: batch.labels,
         })?;
         let (transform_mean, transform_std) = column_stats(&augmented.transform)?;
         Ok(ServedStep {
-            train_loss,
+            train_loss: step.loss,
+            train_correct: step.correct,
             transform_mean,
             transform_std,
         })
@@ -334,13 +337,16 @@ mod tests {
         let rpc =
             augment_standardized(&model, &input, 1, &mut StdRng::seed_from_u64(33), true).unwrap();
         let mut by_hand = classifier();
-        let loss = by_hand
+        let by_hand_step = by_hand
             .plain_step(BatchRef {
                 images: &rpc.images,
                 labels: &labels,
             })
             .unwrap();
+        let loss = by_hand_step.loss;
         assert_eq!(step.train_loss, loss);
+        assert_eq!(step.train_correct, by_hand_step.correct);
+        assert!(step.train_correct <= 6);
         for (name, weight) in learner.classifier.weights.iter() {
             assert!(weight.equal(by_hand.weights.get(name).unwrap()), "{name}");
         }
@@ -350,7 +356,7 @@ mod tests {
         assert!(step.transform_std.iter().any(|s| *s > 1e-3));
         // Not the loss of the un-augmented batch.
         let plain = classifier().plain_step(batch).unwrap();
-        assert_ne!(plain, loss);
+        assert_ne!(plain.loss, loss);
     }
 
     #[test]
