@@ -1,5 +1,6 @@
 //! Turning images of a set into a training batch: gather, scale to [0, 1], optionally augment
-//! with a baseline, standardize, and hand over as CPU tensors.
+//! with a baseline, standardize, erase (when the baseline has erasing), and hand over as CPU
+//! tensors.
 use rand::rngs::StdRng;
 
 use super::dataset::ImageSet;
