@@ -232,22 +232,21 @@ fn hours(seconds: f64) -> String {
     format!("{:.2}", seconds / 3600.0)
 }
 
+/// The arm's runs with a recorded process time.
+fn timed_runs(arm: &ArmSummary) -> usize {
+    arm.runs
+        .iter()
+        .filter(|run| run.process_seconds > 0.0)
+        .count()
+}
+
 fn cost_section(r: &Report, out: &mut String) {
     let _ = writeln!(out, "## Cost\n");
     let runs: usize = r.arms.iter().map(|a| a.runs.len()).sum();
     let process: f64 = r.arms.iter().map(|a| a.process_seconds).sum();
     let cores: f64 = r.arms.iter().map(|a| a.core_seconds).sum();
     let steps: f64 = r.arms.iter().map(|a| a.step_seconds).sum();
-    let timed: usize = r
-        .arms
-        .iter()
-        .map(|a| {
-            a.runs
-                .iter()
-                .filter(|run| run.process_seconds > 0.0)
-                .count()
-        })
-        .sum();
+    let timed: usize = r.arms.iter().map(timed_runs).sum();
     if timed == 0 {
         let _ = writeln!(
             out,
@@ -275,11 +274,7 @@ fn cost_section(r: &Report, out: &mut String) {
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
     for arm in &r.arms {
-        let timed = arm
-            .runs
-            .iter()
-            .filter(|run| run.process_seconds > 0.0)
-            .count();
+        let timed = timed_runs(arm);
         if timed == 0 {
             continue;
         }

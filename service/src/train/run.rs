@@ -5,10 +5,11 @@
 //! augmenter, see `served_learner`) or the bilevel step with validation batches cycled
 //! independently (learned modes); the training accuracy counted from the steps' own logits;
 //! evaluation of validation accuracy (none with `data.val_ratio = 0`) and, every
-//! `output.test_every` epochs and after the last, test accuracy; a record (for a learned augmenter, with the distribution it would serve and the
-//! collapse flag decided on it); a picture of what the augmenter does; every
-//! `output.model_every` epochs the augmenter as a model; an atomic checkpoint. A [`RunControl`]
-//! stops the loop after any step, leaving the completed epochs checkpointed.
+//! `output.test_every` epochs and after the last, test accuracy; a record (for a learned
+//! augmenter, with the distribution it would serve and the collapse flag decided on it); a
+//! picture of what the augmenter does; every `output.model_every` epochs the augmenter as a
+//! model; an atomic checkpoint. A [`RunControl`] stops the loop after any step, leaving the
+//! completed epochs checkpointed.
 //!
 //! Everything random in epoch e comes from (seed, e) — data order, baseline parameters, noise,
 //! dropout, the validation cycle — and the checkpoint holds every tensor that carries over

@@ -48,12 +48,13 @@ pub(super) fn saturation(image: &mut [u8], shape: ImageShape, factor: f64) {
 /// `F.adjust_contrast`: blend towards the mean grey level of the whole image (the mean of the
 /// image itself on one channel).
 pub(super) fn contrast(image: &mut [u8], shape: ImageShape, factor: f64) {
-    let grey = if shape.channels == 3 {
-        grey_plane(image, shape)
+    let mean_of =
+        |levels: &[u8]| levels.iter().map(|&v| f64::from(v)).sum::<f64>() / levels.len() as f64;
+    let mean = if shape.channels == 3 {
+        mean_of(&grey_plane(image, shape))
     } else {
-        image.to_vec()
+        mean_of(image)
     };
-    let mean = grey.iter().map(|&v| f64::from(v)).sum::<f64>() / grey.len() as f64;
     blend(image, shape, factor, |_, _| mean as f32);
 }
 

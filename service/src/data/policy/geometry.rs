@@ -58,35 +58,40 @@ fn resample(image: &[u8], shape: ImageShape, matrix: [f64; 6], out: &mut [u8]) {
     }
 }
 
-/// `F.affine(img, angle=0, translate=[0, 0], scale=1, shear=[degrees(atan(m)), 0],
-/// center=[0, 0])`: rows slide left by `m` pixels per row below the top edge.
+/// `F.affine(img, angle=0, translate=[0, 0], scale=1, shear=degrees, center=[0, 0])`: a shear
+/// about the top-left corner.
+fn shear(image: &[u8], shape: ImageShape, degrees: (f64, f64), out: &mut [u8]) {
+    let corner = (-(shape.width as f64) * 0.5, -(shape.height as f64) * 0.5);
+    let matrix = inverse_affine_matrix(corner, 0.0, (0.0, 0.0), 1.0, degrees);
+    resample(image, shape, matrix, out);
+}
+
+/// `F.affine(img, angle=0, translate=pixels, scale=1, shear=[0, 0])`.
+fn translate(image: &[u8], shape: ImageShape, pixels: (f64, f64), out: &mut [u8]) {
+    let matrix = inverse_affine_matrix((0.0, 0.0), 0.0, pixels, 1.0, (0.0, 0.0));
+    resample(image, shape, matrix, out);
+}
+
+/// `shear=[degrees(atan(m)), 0]`: rows slide left by `m` pixels per row below the top edge.
 pub(super) fn shear_x(image: &[u8], shape: ImageShape, m: f64, out: &mut [u8]) {
-    let corner = (-(shape.width as f64) * 0.5, -(shape.height as f64) * 0.5);
-    let shear = (m.atan().to_degrees(), 0.0);
-    let matrix = inverse_affine_matrix(corner, 0.0, (0.0, 0.0), 1.0, shear);
-    resample(image, shape, matrix, out);
+    shear(image, shape, (m.atan().to_degrees(), 0.0), out);
 }
 
-/// `F.affine(..., shear=[0, degrees(atan(m))], center=[0, 0])`: columns slide up by `m`
-/// pixels per column right of the left edge.
+/// `shear=[0, degrees(atan(m))]`: columns slide up by `m` pixels per column right of the left
+/// edge.
 pub(super) fn shear_y(image: &[u8], shape: ImageShape, m: f64, out: &mut [u8]) {
-    let corner = (-(shape.width as f64) * 0.5, -(shape.height as f64) * 0.5);
-    let shear = (0.0, m.atan().to_degrees());
-    let matrix = inverse_affine_matrix(corner, 0.0, (0.0, 0.0), 1.0, shear);
-    resample(image, shape, matrix, out);
+    shear(image, shape, (0.0, m.atan().to_degrees()), out);
 }
 
-/// `F.affine(..., translate=[int(m), 0])`: content moves right by `m` pixels (truncated
-/// towards zero, as Python's `int`).
+/// `translate=[int(m), 0]`: content moves right by `m` pixels (truncated towards zero, as
+/// Python's `int`).
 pub(super) fn translate_x(image: &[u8], shape: ImageShape, m: f64, out: &mut [u8]) {
-    let matrix = inverse_affine_matrix((0.0, 0.0), 0.0, (m.trunc(), 0.0), 1.0, (0.0, 0.0));
-    resample(image, shape, matrix, out);
+    translate(image, shape, (m.trunc(), 0.0), out);
 }
 
-/// `F.affine(..., translate=[0, int(m)])`: content moves down by `m` pixels.
+/// `translate=[0, int(m)]`: content moves down by `m` pixels.
 pub(super) fn translate_y(image: &[u8], shape: ImageShape, m: f64, out: &mut [u8]) {
-    let matrix = inverse_affine_matrix((0.0, 0.0), 0.0, (0.0, m.trunc()), 1.0, (0.0, 0.0));
-    resample(image, shape, matrix, out);
+    translate(image, shape, (0.0, m.trunc()), out);
 }
 
 /// `F.rotate(img, degrees)`: counter-clockwise about the image centre, corners filled with 0.
