@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use augmentd::data::{ImageShape, Normalization};
 use augmentd::device::DeviceSpec;
 use augmentd::engine::{AugmentParams, EngineConfig, Layout, PixelType, Provenance, RawBatch};
 use augmentd::grpc::{ServeConfig, Tokens};
+use augmentd::model::{save_model, ModelInfo};
 use augmentd::nn::{Augmenter, AugmenterKind};
-use augmentd::train::{save_model, ModelInfo, MODEL_FORMAT};
 use augmentd_proto::v1 as pb;
 use pb::augmenter_client::AugmenterClient;
 use tch::{Device, Kind};
@@ -274,14 +275,14 @@ fn publish_model(dir: &std::path::Path, engine: &augmentd::engine::Engine) -> Re
     )?;
     let theta = augmenter.init(7, Kind::Float, Device::Cpu)?;
     let info = ModelInfo {
-        format: MODEL_FORMAT.into(),
-        augmenter: AugmenterKind::AffineColor.name(),
-        variant: augmenter.variant().name().into(),
-        mean: vec![0.49, 0.48, 0.45],
-        std: vec![0.25, 0.24, 0.26],
+        kind: AugmenterKind::AffineColor,
+        variant: augmenter.variant(),
+        normalization: Normalization {
+            mean: vec![0.49, 0.48, 0.45],
+            std: vec![0.25, 0.24, 0.26],
+        },
         bound: None,
-        height: SIDE as usize,
-        width: SIDE as usize,
+        shape: ImageShape::new(3, SIDE as usize, SIDE as usize),
         epoch: 0,
         served: None,
     };

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 
 use anyhow::{Context, Result};
-use augmentd::train::{EpochRecord, RunConfig, RunEvent, TrainingRun, COLLAPSE_STD_THRESHOLD};
+use augmentd::model::COLLAPSE_STD_THRESHOLD;
+use augmentd::train::{EpochRecord, RunConfig, RunEvent, TrainingRun};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Flags of `augmentd train`.

@@ -18,8 +18,8 @@ use tch::{Device, Kind};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::metrics::Metrics;
-use crate::nn::torch_message;
-use crate::train::{augment_standardized, Model};
+use crate::model::{augment_standardized, Model};
+use crate::torch_error::TorchError;
 
 use super::batch::RawBatch;
 use super::error::EngineError;
@@ -113,7 +113,10 @@ impl AugmentPool {
                 std::thread::Builder::new()
                     .name(format!("augmentd-augment-{i}"))
                     .spawn(move || worker(&receiver, config.device, &metrics, &service, &queue))
-                    .map_err(|e| EngineError::Storage(format!("cannot start a worker thread: {e}")))
+                    .map_err(|source| EngineError::Thread {
+                        what: "an augment worker thread",
+                        source,
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
@@ -275,7 +278,7 @@ fn worker(
             std::panic::catch_unwind(AssertUnwindSafe(|| run_task(&task, &mut cache, device)))
                 .unwrap_or_else(|panic| {
                     cache = WorkerCache::default();
-                    Err(EngineError::Compute(panic_message(&panic)))
+                    Err(EngineError::WorkerPanicked(panic_message(&panic)))
                 })
         };
         if let Ok(out) = &result {
@@ -303,11 +306,11 @@ fn run_task(
     device: Device,
 ) -> Result<AugmentOutput, EngineError> {
     let model = cache.get(&task.model, device)?;
-    let normalization = task.model.normalization();
-    let images = task.batch.to_standardized(&normalization, device)?;
+    let normalization = &task.model.meta.info.normalization;
+    let images = task.batch.to_standardized(normalization, device)?;
     let mut rng = StdRng::seed_from_u64(task.seed);
     let augmented = augment_standardized(model, &images, task.copies, &mut rng, task.dropout)?;
-    let batch = RawBatch::from_standardized(&augmented.images, &task.batch, &normalization)?;
+    let batch = RawBatch::from_standardized(&augmented.images, &task.batch, normalization)?;
     let (param_names, params) = if task.return_params {
         let values = augmented
             .transform
@@ -315,9 +318,8 @@ fn run_task(
             .and_then(|t| t.f_to_kind(Kind::Float))
             .and_then(|t| t.f_contiguous())
             .and_then(|t| t.f_flatten(0, -1))
-            .map_err(|e| EngineError::Compute(torch_message(&e)))?;
-        let params =
-            Vec::<f32>::try_from(&values).map_err(|e| EngineError::Compute(torch_message(&e)))?;
+            .map_err(TorchError::from)?;
+        let params = Vec::<f32>::try_from(&values).map_err(TorchError::from)?;
         let names = model
             .augmenter
             .transform_names()

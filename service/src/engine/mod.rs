@@ -131,9 +131,11 @@ impl Engine {
         let spec = ModelSpec::parse(&params.model, "model")?;
         let model = self.registry.resolve(&spec)?;
         let copies = params.copies.max(1) as usize;
-        params
-            .batch
-            .check_for(model.meta.channels, self.max_batch_images, copies)?;
+        params.batch.check_for(
+            model.meta.info.shape.channels,
+            self.max_batch_images,
+            copies,
+        )?;
         Ok(AugmentTask {
             model,
             batch: params.batch,
@@ -151,7 +153,7 @@ impl Engine {
         let Some(model) = self.registry.default_entry() else {
             return Ok(());
         };
-        let c = model.meta.channels;
+        let c = model.meta.info.shape.channels;
         let side = 8usize;
         let replies = (0..self.warm_up_tasks())
             .map(|_| {

@@ -15,7 +15,7 @@ pub use affine::AffineVariant;
 pub use augmenter::{AugmentNoise, Augmented, Augmenter, AugmenterKind, DROPOUT};
 pub use classifier::{Classifier, ClassifierArch};
 pub use color::{hsv_to_rgb, rgb_to_hsv, ColorOp};
-pub use error::{torch_message, NnError, NnResult};
+pub use error::{NnError, NnResult};
 pub use layers::Weights;
 pub use params::ParamSet;
 pub use variant::{spread_range, AugmenterVariant, SpreadRange};

@@ -7,11 +7,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::model_files;
 use super::presets::{preset_toml, PRESET_NAMES};
 use crate::data::policy::{Op, MAGNITUDE_BINS, RANDAUGMENT_MAGNITUDE, RANDAUGMENT_OPS};
 use crate::data::{Baseline, Policy, CROP_PADDING, DEFAULT_VAL_RATIO};
 use crate::device::DeviceSpec;
+use crate::model::model_files;
 use crate::nn::{AugmenterKind, AugmenterVariant, ClassifierArch};
 
 /// A configuration problem, named by its key (`classifier.lr`) or its source (a file).

@@ -39,9 +39,9 @@ use super::evaluate::evaluate;
 use super::pictures::{save_accuracy_plot, save_pairs_grid, AccuracyPoint};
 use super::publish::{publish, served_now, ModelSource, EPOCH_SERVED_DRAWS};
 use super::records::{EpochRecord, RunEvent, TransformAccumulator};
-use super::served::{is_collapsed, ServedDistribution};
 use super::served_learner::{check_model_unchanged, FrozenAugmenter, ServedLearner};
 use super::state;
+use crate::model::{is_collapsed, ServedDistribution};
 
 /// Streams separating the random draws derived from (seed, epoch).
 const NOISE_STREAM: u64 = 0x4e4f_4953;
