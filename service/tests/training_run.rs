@@ -155,7 +155,8 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
     {
         assert_eq!(stats.len(), 10);
         for stat in stats {
-            let floor = augmentd::nn::spread_range(&stat.name).floor;
+            let param = augmentd::nn::TransformParam::from_name(&stat.name).unwrap();
+            let floor = param.spread_range().floor;
             assert!(stat.std >= 0.9 * floor, "{stat:?} below the floor {floor}");
         }
     }

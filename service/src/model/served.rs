@@ -127,7 +127,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::model::test_support::test_model;
-    use crate::nn::{spread_range, AffineVariant, AugmenterKind, AugmenterVariant};
+    use crate::nn::{AffineVariant, AugmenterKind, AugmenterVariant, TransformParam};
 
     #[test]
     fn a_fresh_augmenter_varies_and_a_seed_repeats_its_distribution() {
@@ -222,7 +222,10 @@ mod tests {
         let served = served_distribution(&model, 4096, 3, true).unwrap();
         assert!(!served.collapsed, "{served:?}");
         for stat in &served.params {
-            let floor = spread_range(&stat.name).floor;
+            let floor = TransformParam::from_name(&stat.name)
+                .unwrap()
+                .spread_range()
+                .floor;
             assert!(
                 (stat.std - floor).abs() < 0.05 * floor,
                 "{}: std {} vs floor {floor}",

@@ -42,7 +42,10 @@ fn check_fixture(registry: &ModelRegistry) {
     assert_eq!((v1.version, v2.version), (1, 2));
     assert!(!views[0].active && views[1].active && views[1].default);
     // Version 1: the description and the served distribution as model.json holds them.
-    assert_eq!(v1.info.kind, AugmenterKind::SmallAffine(AffineVariant::Affine));
+    assert_eq!(
+        v1.info.kind,
+        AugmenterKind::SmallAffine(AffineVariant::Affine)
+    );
     assert_eq!(v1.info.variant, AugmenterVariant::Narrow);
     assert_eq!(v1.info.epoch, 3);
     assert_eq!(v1.provenance.job, "job-0007");
@@ -50,8 +53,14 @@ fn check_fixture(registry: &ModelRegistry) {
     assert_eq!(v1.provenance.metrics.get("val_acc"), Some(&81.25));
     assert_eq!(v1.created_unix_ms, 1_796_224_711_225);
     let ServedDistribution { params, draws, .. } = &v1.served;
-    assert_eq!((params[0].name.as_str(), params[0].mean), ("a11", 1.00385897202068));
-    assert_eq!((*draws, v1.served.collapsed, v1.served.threshold), (4096, false, 1e-3));
+    assert_eq!(
+        (params[0].name.as_str(), params[0].mean),
+        ("a11", 1.00385897202068)
+    );
+    assert_eq!(
+        (*draws, v1.served.collapsed, v1.served.threshold),
+        (4096, false, 1e-3)
+    );
     // Version 2 predates variants (model.json without `variant`: reference) and the served
     // field of model.json: its distribution comes from the old meta.json.
     assert_eq!(v2.info.variant, AugmenterVariant::Reference);
@@ -95,11 +104,23 @@ fn a_version_published_now_writes_only_the_registry_facts_to_meta_json() {
     assert_eq!(published.meta.version, 1);
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("copy/1/meta.json")).unwrap()).unwrap();
-    let mut keys: Vec<&str> = meta.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = meta
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["created_unix_ms", "dataset", "metrics", "name", "source_job", "version"]
+        [
+            "created_unix_ms",
+            "dataset",
+            "metrics",
+            "name",
+            "source_job",
+            "version"
+        ]
     );
     // The served distribution travels in model.json, and survives a reopening.
     let old = registry
@@ -125,7 +146,10 @@ fn a_damaged_version_is_refused_as_lost_data_naming_its_file() {
         std::fs::write(&path, text).unwrap();
         let error = registry(&dir).err().unwrap();
         let message = error.to_string();
-        assert!(message.contains(&path.display().to_string()), "{file}: {message}");
+        assert!(
+            message.contains(&path.display().to_string()),
+            "{file}: {message}"
+        );
         let fault = match &error {
             EngineError::Corrupt { .. } => Fault::Corrupt,
             EngineError::Model(e) => e.fault(),
