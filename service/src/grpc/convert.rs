@@ -242,7 +242,7 @@ pub fn model_version(v: &ModelView) -> pb::ModelVersion {
         served: served
             .params
             .iter()
-            .map(|s| pb::ParamDistribution {
+            .map(|s| pb::TransformStat {
                 name: s.name.clone(),
                 mean: s.mean,
                 std: s.std,
