@@ -3,6 +3,7 @@
 mod arrival;
 mod augmenter;
 pub mod auth;
+pub mod calls;
 mod convert;
 mod models;
 mod observe;

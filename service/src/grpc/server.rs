@@ -24,6 +24,7 @@ use crate::metrics::{serve_metrics, Metrics};
 use super::arrival::ArrivalLayer;
 use super::augmenter::AugmenterService;
 use super::auth::{Authorize, Scope, Tokens};
+use super::calls::CallLayer;
 use super::models::ModelsService;
 use super::training::TrainingService;
 
@@ -211,6 +212,7 @@ pub async fn start(config: ServeConfig) -> Result<ServerHandle, ServeError> {
 
     let mut builder = Server::builder()
         .layer(ArrivalLayer)
+        .layer(CallLayer::new(metrics.clone()))
         .load_shed(true)
         .concurrency_limit_per_connection(config.concurrency_per_connection.max(1));
     if let Some(timeout) = config.request_timeout {
