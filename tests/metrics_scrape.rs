@@ -160,15 +160,30 @@ async fn refused_calls_are_counted_with_their_code() {
             .await
             .unwrap(),
     );
-    channel.ready().await.unwrap();
-    let unknown: Result<tonic::Response<proto::GetJobRequest>, tonic::Status> = channel
-        .unary(
-            tonic::Request::new(proto::GetJobRequest::default()),
-            "/augmentd.v1.Training/NoSuchMethod".parse().unwrap(),
-            tonic_prost::ProstCodec::default(),
-        )
-        .await;
-    assert_eq!(unknown.unwrap_err().code(), tonic::Code::Unimplemented);
+    // An unknown service, and an unknown method of a known one (past its token check).
+    for (path, token) in [
+        ("/augmentd.v1.Nothing/Method", None),
+        (
+            "/augmentd.v1.Training/NoSuchMethod",
+            Some("Bearer admin-token"),
+        ),
+    ] {
+        let mut request = tonic::Request::new(proto::GetJobRequest::default());
+        if let Some(token) = token {
+            request
+                .metadata_mut()
+                .insert("authorization", token.parse().unwrap());
+        }
+        channel.ready().await.unwrap();
+        let unknown: Result<tonic::Response<proto::GetJobRequest>, tonic::Status> = channel
+            .unary(
+                request,
+                path.parse().unwrap(),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await;
+        assert_eq!(unknown.unwrap_err().code(), tonic::Code::Unimplemented);
+    }
 
     let text = tokio::task::spawn_blocking(move || scrape(metrics))
         .await
@@ -187,7 +202,7 @@ async fn refused_calls_are_counted_with_their_code() {
         "{text}"
     );
     assert_eq!(count("Augment", "FAILED_PRECONDITION"), Some(1.0), "{text}");
-    assert_eq!(count("unknown", "UNIMPLEMENTED"), Some(1.0), "{text}");
+    assert_eq!(count("unknown", "UNIMPLEMENTED"), Some(2.0), "{text}");
     let timed = "augmentd_request_duration_seconds_count{method=\"Augment\"} ";
     assert_eq!(value(&text, timed), Some(3.0), "{text}");
     // Health checks are probes, not calls of the service.
