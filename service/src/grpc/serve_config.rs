@@ -4,7 +4,7 @@
 //! library then trusts the counts it is given (they are `NonZeroUsize`) and clamps nothing.
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::device::DeviceSpec;
@@ -189,16 +189,16 @@ fn seconds(flag: &'static str, got: f64) -> Result<Duration, ServeConfigError> {
     Duration::try_from_secs_f64(got).map_err(|_| ServeConfigError::Seconds { flag, got })
 }
 
-fn token_file(flag: &'static str, path: &PathBuf) -> Result<Vec<String>, ServeConfigError> {
+fn token_file(flag: &'static str, path: &Path) -> Result<Vec<String>, ServeConfigError> {
     let tokens = read_token_file(path).map_err(|source| ServeConfigError::TokenFile {
         flag,
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     })?;
     if tokens.is_empty() {
         return Err(ServeConfigError::EmptyTokenFile {
             flag,
-            path: path.clone(),
+            path: path.to_path_buf(),
         });
     }
     Ok(tokens)
