@@ -335,6 +335,90 @@ mod tests {
         assert!(!text.contains("Check"), "{text}");
     }
 
+    /// Log lines (JSON) written while `run` runs on this thread.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            all.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn install(&self) -> tracing::subscriber::DefaultGuard {
+            let sink = self.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .json()
+                .with_current_span(true)
+                .with_writer(move || sink.clone())
+                .finish();
+            tracing::subscriber::set_default(subscriber)
+        }
+
+        fn lines(&self) -> Vec<String> {
+            let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            String::from_utf8_lossy(&all)
+                .lines()
+                .map(String::from)
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_call_is_logged_once_inside_its_request_span() {
+        let captured = Captured::default();
+        let _guard = captured.install();
+        let refuse = tower::service_fn(|_: http::Request<Body>| async {
+            Ok::<_, Infallible>(Status::unauthenticated("unknown token").into_http::<Body>())
+        });
+        let service = CallLayer::new(Arc::new(Metrics::new())).layer(refuse);
+        let path = "/augmentd.v1.Training/ListJobs";
+        service.oneshot(request(path)).await.expect("answer");
+        let lines = captured.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let event: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+        assert_eq!(event["level"], "WARN");
+        assert_eq!(event["fields"]["method"], "ListJobs");
+        assert_eq!(event["fields"]["code"], "UNAUTHENTICATED");
+        assert_eq!(event["fields"]["message"], "unknown token");
+        assert_eq!(event["span"]["name"], "request");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_ends_with_an_error_is_logged_once() {
+        use http_body_util::BodyExt;
+
+        let captured = Captured::default();
+        let _guard = captured.install();
+        let stream = tower::service_fn(|_: http::Request<Body>| async {
+            let mut trailers = http::HeaderMap::new();
+            Status::unavailable("the server is shutting down")
+                .add_header(&mut trailers)
+                .expect("ascii status");
+            let body = http_body_util::Empty::<tonic::codegen::Bytes>::new()
+                .map_err(|never| match never {})
+                .with_trailers(async move { Some(Ok::<_, Status>(trailers)) });
+            Ok::<_, Infallible>(http::Response::new(Body::new(body)))
+        });
+        let service = CallLayer::new(Arc::new(Metrics::new())).layer(stream);
+        let path = "/augmentd.v1.Training/WatchJob";
+        let response = service.oneshot(request(path)).await.expect("answer");
+        assert!(captured.lines().is_empty(), "the watch opened fine");
+        response.into_body().collect().await.expect("the body ends");
+        let lines = captured.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let event: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+        assert_eq!(event["fields"]["method"], "WatchJob");
+        assert_eq!(event["fields"]["code"], "UNAVAILABLE");
+    }
+
     #[tokio::test]
     async fn a_call_dropped_before_answering_counts_as_cancelled() {
         let metrics = Arc::new(Metrics::new());
