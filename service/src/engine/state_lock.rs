@@ -7,10 +7,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::store::StateDir;
+
 use super::EngineError;
 
 /// The lock file's name inside the state dir.
-pub const LOCK_FILE: &str = "augmentd.lock";
+pub use crate::store::layout::LOCK_FILE;
 
 /// The held lock; [`StateLock::release`] or dropping it gives it back.
 #[derive(Debug)]
@@ -26,7 +28,7 @@ impl StateLock {
             EngineError::Storage(format!("cannot {what} {}: {e}", path.display()))
         };
         std::fs::create_dir_all(state_dir).map_err(|e| storage("create", state_dir, e))?;
-        let path = state_dir.join(LOCK_FILE);
+        let path = StateDir::new(state_dir).lock_file();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -87,7 +87,7 @@ impl Training for TrainingService {
     ) -> Result<Response<Self::WatchJobStream>, Status> {
         let started = Instant::now();
         let id = request.into_inner().id;
-        let watch = self.engine.jobs.watch(&id).map_err(Status::from);
+        let watch = self.engine.jobs.watch(&id).await.map_err(Status::from);
         observe(&self.engine.metrics, "WatchJob", started, &watch);
         let watch = watch?;
         let (tx, rx) = mpsc::channel(64);
