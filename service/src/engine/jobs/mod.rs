@@ -267,4 +267,55 @@ mod tests {
         assert_eq!(refused_field(&jobs, data), "data.path");
         assert!(jobs.list(None).is_empty(), "nothing was queued");
     }
+
+    #[test]
+    fn a_reopened_job_is_queued_cancelled_watched_and_stored_by_the_scheduler() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs_dir = JobsDir::new(dir.path().join("jobs"));
+        let stored = persist::tests::record("job-000041", JobState::Running);
+        create_job(&jobs_dir, &stored).unwrap();
+        let jobs = manager(dir.path());
+        // Not scheduled yet: the job that was running waits in the queue.
+        assert_eq!(jobs.get("job-000041").unwrap().state, JobState::Queued);
+        assert!(matches!(
+            jobs.get("job-000099"),
+            Err(EngineError::JobNotFound(id)) if id == "job-000099"
+        ));
+        assert_eq!(jobs.list(Some(JobState::Queued)).len(), 1);
+        assert!(jobs.list(Some(JobState::Running)).is_empty());
+
+        let cancelled = jobs.cancel("job-000041").unwrap();
+        assert_eq!(cancelled.state, JobState::Cancelled);
+        assert_eq!(cancelled.failure_reason, "cancelled before it started");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let watch = runtime.block_on(jobs.watch("job-000041")).unwrap();
+        assert_eq!(watch.snapshot, cancelled);
+        assert!(watch.backlog.is_empty());
+        assert!(watch.live.is_none(), "a finished job has nothing live");
+        assert!(runtime.block_on(jobs.watch("job-000099")).is_err());
+
+        // Nothing runs: the shutdown has nothing to wait for, and then stores the change.
+        let started = std::time::Instant::now();
+        jobs.shutdown(Duration::from_secs(30));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let on_disk: JobRecord =
+            crate::store::json::read_json(&jobs_dir.job("job-000041").record()).unwrap();
+        assert_eq!(on_disk, cancelled);
+        let refused = jobs.submit(TrainingRequest {
+            preset: "fmnist-small".into(),
+            ..TrainingRequest::default()
+        });
+        assert!(
+            matches!(refused, Err(EngineError::ShuttingDown)),
+            "{refused:?}"
+        );
+        drop(jobs);
+
+        // Ids go on after the highest one stored.
+        let again = manager(dir.path());
+        assert_eq!(again.list(None), vec![cancelled]);
+        assert_eq!(again.ask(Command::Reserve).unwrap().unwrap(), "job-000042");
+    }
 }

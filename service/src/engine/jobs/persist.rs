@@ -151,7 +151,7 @@ fn write_loop(shared: &Shared, dir: &JobsDir) {
         for (id, record) in batch {
             let path = dir.job(&id).record();
             if let Err(e) = write_json_atomically(&path, &record) {
-                eprintln!("augmentd: job {id}: {e}");
+                tracing::error!(job_id = %id, error = %e, "cannot store the job's record");
             }
         }
         shared.lock().writing = false;
@@ -160,12 +160,13 @@ fn write_loop(shared: &Shared, dir: &JobsDir) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::record::JobState;
     use super::*;
 
-    fn record(id: &str, state: JobState) -> JobRecord {
+    /// A job of three epochs that has not run.
+    pub(in super::super) fn record(id: &str, state: JobState) -> JobRecord {
         JobRecord {
             id: id.into(),
             state,

@@ -77,6 +77,8 @@ impl Drop for Finish<'_> {
 
 /// The body of a job's thread: the run, with its events pumped to the scheduler.
 pub(super) fn run_job(job: JobContext) {
+    let span = tracing::info_span!("job", job_id = %job.id);
+    let _entered = span.enter();
     let mut finish = Finish {
         job: &job,
         outcome: None,
@@ -85,7 +87,10 @@ pub(super) fn run_job(job: JobContext) {
         Ok(()) => Outcome::Succeeded,
         Err(TrainError::Stopped(StopReason::Cancelled)) => Outcome::Cancelled,
         Err(TrainError::Stopped(StopReason::Shutdown)) => Outcome::Paused,
-        Err(e) => Outcome::Failed(e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "the run failed");
+            Outcome::Failed(e.to_string())
+        }
     };
     finish.outcome = Some(outcome);
 }
@@ -94,10 +99,14 @@ fn train(job: &JobContext) -> Result<(), TrainError> {
     let config = RunConfig::from_toml(&job.config_toml)?;
     let run = TrainingRun::new(config, job.run.root())?;
     let (events, receiver) = mpsc::channel();
+    let span = tracing::Span::current();
     let result = std::thread::scope(|scope| {
         let pump = std::thread::Builder::new()
             .name(format!("augmentd-{}-events", job.id))
-            .spawn_scoped(scope, move || Pump::new(job).run(&receiver))
+            .spawn_scoped(scope, move || {
+                let _entered = span.enter();
+                Pump::new(job).run(&receiver);
+            })
             .map_err(|e| TrainError::RunDir {
                 path: job.run.root().to_path_buf(),
                 problem: format!("cannot start the event thread: {e}"),
@@ -186,15 +195,26 @@ impl<'a> Pump<'a> {
                 // The last epoch's periodic model is the final one: publish it once.
                 if final_model || epoch + 1 < self.epochs {
                     match self.publish(epoch, &path) {
-                        Ok(view) => job.tell(JobEvent::Published(Box::new(view))),
+                        Ok(view) => {
+                            tracing::info!(
+                                model = %format_args!("{}@{}", view.meta.name, view.meta.version),
+                                epoch,
+                                "published"
+                            );
+                            job.tell(JobEvent::Published(Box::new(view)));
+                        }
                         Err(e) => {
-                            eprintln!("augmentd: job {id}: cannot publish {}: {e}", path.display())
+                            tracing::error!(
+                                error = %e,
+                                path = %path.display(),
+                                "cannot publish the model"
+                            );
                         }
                     }
                 }
             }
             RunEvent::SkippedCheckpoint(what) => {
-                eprintln!("augmentd: job {id}: skipped a damaged checkpoint: {what}");
+                tracing::warn!(checkpoint = %what, "skipped a damaged checkpoint");
             }
         }
     }
@@ -206,6 +226,10 @@ impl<'a> Pump<'a> {
         let job = self.job;
         let registry = &job.registry;
         if let Some(view) = registry.find_published(&job.id, epoch) {
+            tracing::info!(
+                epoch,
+                "this epoch was published before a restart: not again"
+            );
             // Killed between writing the version and activating it: finish the activation.
             if job.activate && !view.active {
                 let spec = ModelSpec::Version(view.meta.name.clone(), view.meta.version);

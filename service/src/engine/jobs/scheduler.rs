@@ -356,6 +356,7 @@ impl Scheduler {
             return;
         };
         edit(&mut slot.record);
+        log_state(&slot.record);
         self.context.persister.save(&slot.record);
         let _ = slot
             .live
@@ -431,5 +432,21 @@ impl Scheduler {
             .spawn(move || run_job(job))
             .map_err(|e| e.to_string())?;
         Ok(control)
+    }
+}
+
+/// Logs a job's new state: info for its life, warn for a failure.
+fn log_state(record: &JobRecord) {
+    let (id, state) = (&record.id, record.state.name());
+    match record.state {
+        JobState::Failed => {
+            tracing::warn!(job_id = %id, state, reason = %record.failure_reason, "job failed");
+        }
+        JobState::Cancelled => {
+            tracing::info!(job_id = %id, state, reason = %record.failure_reason, "job cancelled");
+        }
+        JobState::Queued | JobState::Running | JobState::Succeeded => {
+            tracing::info!(job_id = %id, state, "job state changed");
+        }
     }
 }
