@@ -7,8 +7,9 @@
 //!
 //! The parts: [`policy`] checks a request and builds its run configuration; [`persist`] reads
 //! and writes job records (on a writer thread of its own); [`scheduler`] is the one thread that
-//! owns the job table, driven by commands; [`runner`] is a job's thread. [`JobManager`] is the
+//! owns the job table, driven by [`command`]s; [`runner`] is a job's thread. [`JobManager`] is the
 //! handle the server holds: each method is one command and its reply.
+mod command;
 mod persist;
 mod policy;
 mod record;
@@ -27,12 +28,13 @@ use crate::store::JobsDir;
 use super::error::EngineError;
 use super::models::{ModelRegistry, ModelSpec};
 
+use command::{Command, COMMAND_QUEUE};
 use persist::{create_job, load_jobs, read_records, Persister};
 use policy::check_request;
 pub use record::{
     JobRecord, JobState, JobUpdate, JobsConfig, StepProgress, TrainingRequest, Watch,
 };
-use scheduler::{now_ms, Command, Context, Scheduler, Slot, Table, COMMAND_QUEUE};
+use scheduler::{now_ms, Context, Scheduler, Slot, Table};
 
 /// The job manager: the scheduler's handle.
 pub struct JobManager {

@@ -16,9 +16,9 @@ use crate::train::{
 };
 
 use super::super::error::EngineError;
+use super::command::{Command, JobEvent, Outcome};
 use super::persist::read_records;
 use super::record::StepProgress;
-use super::scheduler::{Command, JobEvent, Outcome};
 
 /// Steps are sent to watchers at most this often (plus the last of each epoch).
 const STEP_INTERVAL: Duration = Duration::from_millis(250);
