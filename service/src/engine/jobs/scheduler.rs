@@ -24,9 +24,13 @@ const LIVE_QUEUE: usize = 1024;
 
 /// A job in the table.
 pub(super) struct Slot {
+    /// The job as stored and listed.
     pub record: JobRecord,
+    /// Epoch records and publications so far, replayed to each new watcher.
     pub backlog: Vec<JobUpdate>,
+    /// Stops its run, while it has a thread.
     control: Option<RunControl>,
+    /// Its watchers.
     live: broadcast::Sender<JobUpdate>,
 }
 
@@ -79,6 +83,7 @@ pub(super) struct Scheduler {
     idle_waiters: Vec<std::sync::mpsc::Sender<()>>,
 }
 
+/// Unix milliseconds now (0 before 1970).
 pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -259,7 +264,9 @@ impl Scheduler {
                 r.failure_reason = "cancelled by CancelJob while running".into();
                 r.finished_unix_ms = now_ms();
             }),
-            Outcome::Paused => {}
+            Outcome::Paused => {
+                tracing::info!(job_id = %id, "job stopped by the shutdown: it resumes at the next start");
+            }
             Outcome::Failed(reason) => self.change(id, |r| {
                 r.state = JobState::Failed;
                 r.failure_reason = reason;
