@@ -87,10 +87,8 @@ pub(super) fn run_job(job: JobContext) {
         Ok(()) => Outcome::Succeeded,
         Err(TrainError::Stopped(StopReason::Cancelled)) => Outcome::Cancelled,
         Err(TrainError::Stopped(StopReason::Shutdown)) => Outcome::Paused,
-        Err(e) => {
-            tracing::error!(error = %e, "the run failed");
-            Outcome::Failed(e.to_string())
-        }
+        // The scheduler logs the failure with the job's new state.
+        Err(e) => Outcome::Failed(e.to_string()),
     };
     finish.outcome = Some(outcome);
 }
