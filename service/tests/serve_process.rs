@@ -3,91 +3,21 @@
 //! exits 0 after draining on SIGTERM.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod process;
+
+use std::io::Read;
+use std::process::Command;
 
 use augmentd_proto::v1 as pb;
 use pb::job_event::Event;
 use pb::training_client::TrainingClient;
-use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
+use process::{channel, serve};
+
 const EPOCHS: u64 = 30;
-
-/// Starts the server and reads its gRPC address from the first line it prints.
-fn serve(state: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_augmentd"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--device",
-            "cpu",
-            "--workers",
-            "1",
-            "--drain-timeout-secs",
-            "20",
-        ])
-        .arg("--state-dir")
-        .arg(state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .trim_end_matches(',')
-        .to_string();
-    (child, url)
-}
-
-async fn channel(url: &str) -> Channel {
-    Channel::from_shared(url.to_string())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
-fn config() -> String {
-    format!(
-        r#"
-seed = 3
-epochs = {EPOCHS}
-batch_size = 16
-[data]
-source = "synthetic"
-val_ratio = 0.25
-synthetic = {{ classes = 4, per_class = 24, channels = 1, side = 16 }}
-[classifier]
-arch = "small-cnn"
-lr = 0.05
-momentum = 0.9
-weight_decay = 5e-4
-[augment]
-mode = "small_affine"
-baseline = "none"
-lr = 0.05
-momentum = 0.9
-weight_decay = 0.01
-[output]
-grid_images = 0
-"#
-    )
-}
 
 /// The epochs and the final state of a job, watched to its end.
 async fn watch(url: &str, id: &str, stop_after_first_epoch: bool) -> (Vec<u64>, Option<pb::Job>) {
@@ -127,7 +57,7 @@ async fn killed_server_resumes_its_job_and_sigterm_exits_zero() {
     assert_eq!(health.status(), ServingStatus::Serving);
     let job = TrainingClient::new(channel(&url).await)
         .start_training(pb::StartTrainingRequest {
-            config_toml: config(),
+            config_toml: process::config(EPOCHS),
             model_name: "crash".into(),
             ..Default::default()
         })

@@ -7,10 +7,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::store::StateDir;
+
 use super::EngineError;
 
 /// The lock file's name inside the state dir.
-pub const LOCK_FILE: &str = "augmentd.lock";
+pub use crate::store::layout::LOCK_FILE;
 
 /// The held lock; [`StateLock::release`] or dropping it gives it back.
 #[derive(Debug)]
@@ -23,7 +25,7 @@ impl StateLock {
     /// Takes the lock of `state_dir` (created if missing), or says who holds it.
     pub fn acquire(state_dir: &Path) -> Result<Self, EngineError> {
         std::fs::create_dir_all(state_dir).map_err(EngineError::state_dir("create", state_dir))?;
-        let path = state_dir.join(LOCK_FILE);
+        let path = StateDir::new(state_dir).lock_file();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -85,7 +85,7 @@ impl Training for TrainingService {
         request: Request<pb::WatchJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
         let id = request.into_inner().id;
-        let watch = self.engine.jobs.watch(&id).map_err(Status::from)?;
+        let watch = self.engine.jobs.watch(&id).await.map_err(Status::from)?;
         let (tx, rx) = mpsc::channel(64);
         let mut stopping = self.stopping.clone();
         tokio::spawn(async move {

@@ -272,6 +272,26 @@ impl ModelRegistry {
         Ok(Self::view_of(&self.read(), &entry))
     }
 
+    /// Every version published by training job `job`, by name then version.
+    pub fn published_by(&self, job: &str) -> Vec<ModelView> {
+        let state = self.read();
+        state
+            .names
+            .values()
+            .flat_map(|e| e.versions.values())
+            .filter(|m| m.meta.provenance.job == job)
+            .map(|m| Self::view_of(&state, m))
+            .collect()
+    }
+
+    /// The version job `job` published from its `epoch`, if any: what makes a publication
+    /// repeated after a restart find the first one instead of adding a version.
+    pub fn find_published(&self, job: &str, epoch: u64) -> Option<ModelView> {
+        self.published_by(job)
+            .into_iter()
+            .find(|v| v.meta.info.epoch == epoch)
+    }
+
     /// Every version (of one name when given), by name then version.
     pub fn list(&self, name: Option<&str>) -> Vec<ModelView> {
         let state = self.read();

@@ -1,0 +1,83 @@
+//! The real `augmentd serve` as a child process, for the tests that kill it: start it on a
+//! state dir, read the address it prints, connect, and the tiny synthetic run they train.
+#![allow(dead_code, clippy::unwrap_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use tonic::transport::Channel;
+
+/// Starts the server and reads its gRPC address from the first line it prints.
+pub fn serve(state: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_augmentd"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--device",
+            "cpu",
+            "--workers",
+            "1",
+            "--drain-timeout-secs",
+            "20",
+        ])
+        .arg("--state-dir")
+        .arg(state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches(',')
+        .to_string();
+    (child, url)
+}
+
+/// A connection to the server at `url`.
+pub async fn channel(url: &str) -> Channel {
+    Channel::from_shared(url.to_string())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// A tiny learned run on synthetic data: `epochs` epochs of a few steps each.
+pub fn config(epochs: u64) -> String {
+    format!(
+        r#"
+seed = 3
+epochs = {epochs}
+batch_size = 16
+[data]
+source = "synthetic"
+val_ratio = 0.25
+synthetic = {{ classes = 4, per_class = 24, channels = 1, side = 16 }}
+[classifier]
+arch = "small-cnn"
+lr = 0.05
+momentum = 0.9
+weight_decay = 5e-4
+[augment]
+mode = "small_affine"
+baseline = "none"
+lr = 0.05
+momentum = 0.9
+weight_decay = 0.01
+[output]
+grid_images = 0
+"#
+    )
+}
