@@ -359,7 +359,11 @@ mod tests {
                 .with_current_span(true)
                 .with_writer(move || sink.clone())
                 .finish();
-            tracing::subscriber::set_default(subscriber)
+            let guard = tracing::subscriber::set_default(subscriber);
+            // Another test thread may have registered a callsite while no subscriber wanted
+            // it; its cached "never" would hide this test's span.
+            tracing::callsite::rebuild_interest_cache();
+            guard
         }
 
         fn lines(&self) -> Vec<String> {
