@@ -7,6 +7,7 @@ use tch::{Device, Kind};
 
 use crate::nn::{Augmenter, NnError, ParamSet};
 use crate::store::atomic::{write_atomically, write_bytes_atomically};
+use crate::store::ModelDir;
 
 use super::error::ModelError;
 use super::info::ModelInfo;
@@ -21,14 +22,11 @@ pub struct Model {
     pub theta: ParamSet,
 }
 
-/// The file names of a model inside its directory.
-const WEIGHTS_FILE: &str = "model.safetensors";
-
 /// The two files of the model at `path` (its `.safetensors`, the `.json` beside it, or the
 /// directory holding `model.safetensors`): the weights, then the description.
 pub fn model_files(path: &Path) -> [PathBuf; 2] {
     let weights = if path.is_dir() {
-        path.join(WEIGHTS_FILE)
+        ModelDir::new(path).weights()
     } else {
         path.with_extension("safetensors")
     };
@@ -39,7 +37,8 @@ pub fn model_files(path: &Path) -> [PathBuf; 2] {
 /// Writes `model.safetensors` and `model.json` into `dir` (each atomically); returns the
 /// weights' path.
 pub fn save_model(dir: &Path, info: &ModelInfo, theta: &ParamSet) -> Result<PathBuf, ModelError> {
-    let [weights, info_path] = model_files(&dir.join(WEIGHTS_FILE));
+    let layout = ModelDir::new(dir);
+    let [weights, info_path] = [layout.weights(), layout.info()];
     write_atomically(&weights, |temporary| {
         theta.save(temporary).map_err(ModelError::from)
     })?;

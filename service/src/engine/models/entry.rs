@@ -16,7 +16,8 @@ use tch::{Device, Kind, Tensor};
 
 use crate::model::{load_model, Model, ModelInfo, ServedDistribution, TransformStat};
 use crate::nn::ParamSet;
-use crate::store::atomic::write_bytes_atomically;
+use crate::store::json::{read_json, write_json_atomically};
+use crate::store::VersionDir;
 use crate::torch_error::TorchError;
 
 use super::super::error::EngineError;
@@ -201,23 +202,20 @@ pub(super) fn save_meta(path: &Path, meta: &ModelMeta) -> Result<(), EngineError
         collapsed: None,
         collapse_threshold: None,
     };
-    let bytes = serde_json::to_vec_pretty(&file).map_err(|e| EngineError::corrupt(path, e))?;
-    write_bytes_atomically(path, &bytes)?;
-    Ok(())
+    Ok(write_json_atomically(path, &file)?)
 }
 
 /// Loads a version directory as [`ModelRegistry::publish`](super::ModelRegistry::publish)
-/// wrote it (now or before 2026-12), its `meta.json` at `meta_path`.
-pub(super) fn load_entry(version_dir: &Path, meta_path: &Path) -> Result<ModelEntry, EngineError> {
-    let bytes = std::fs::read(meta_path).map_err(EngineError::state_dir("read", meta_path))?;
-    let file: MetaFile =
-        serde_json::from_slice(&bytes).map_err(|e| EngineError::corrupt(meta_path, e))?;
-    let mut model = load_model(version_dir, Device::Cpu)?;
+/// wrote it (now or before 2026-12).
+pub(super) fn load_entry(version_dir: &VersionDir) -> Result<ModelEntry, EngineError> {
+    let meta_path = version_dir.meta();
+    let file: MetaFile = read_json(&meta_path)?;
+    let mut model = load_model(version_dir.model().root(), Device::Cpu)?;
     let served = match model.info.served.take().or_else(|| file.legacy_served()) {
         Some(served) => served,
         None => {
             return Err(EngineError::corrupt(
-                meta_path,
+                &meta_path,
                 "no served distribution in model.json or meta.json",
             ))
         }

@@ -17,7 +17,8 @@ use tch::Device;
 
 use crate::metrics::Metrics;
 use crate::model::{load_model, save_model, served_distribution, SERVED_DRAWS};
-use crate::store::atomic::write_bytes_atomically;
+use crate::store::json::{read_json_if_present, write_json_atomically};
+use crate::store::{ModelsDir, VersionDir};
 
 use super::error::EngineError;
 
@@ -59,7 +60,7 @@ struct RegistryState {
 
 /// The registry.
 pub struct ModelRegistry {
-    dir: PathBuf,
+    dir: ModelsDir,
     state: RwLock<RegistryState>,
     metrics: Arc<Metrics>,
 }
@@ -68,14 +69,8 @@ impl ModelRegistry {
     /// Opens (or creates) the registry in `dir`, loading every version found there.
     pub fn open(dir: &Path, metrics: Arc<Metrics>) -> Result<Self, EngineError> {
         std::fs::create_dir_all(dir).map_err(EngineError::state_dir("create", dir))?;
-        let file_path = dir.join("registry.json");
-        let file: RegistryFile = match std::fs::read(&file_path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| EngineError::corrupt(&file_path, e))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => RegistryFile::default(),
-            Err(e) => return Err(EngineError::state_dir("read", &file_path)(e)),
-        };
+        let layout = ModelsDir::new(dir);
+        let file: RegistryFile = read_json_if_present(&layout.registry())?.unwrap_or_default();
         let mut state = RegistryState::default();
         for name_dir in read_dirs(dir)? {
             let Some(name) = name_dir
@@ -90,12 +85,12 @@ impl ModelRegistry {
             }
             let mut entry = NameEntry::default();
             for version_dir in read_dirs(&name_dir)? {
-                let meta_path = version_dir.join("meta.json");
-                if !meta_path.exists() {
+                let version_dir = VersionDir::new(version_dir);
+                if !version_dir.meta().exists() {
                     // A publish interrupted before its last write: not a version.
                     continue;
                 }
-                let loaded = load_entry(&version_dir, &meta_path)?;
+                let loaded = load_entry(&version_dir)?;
                 entry.next_version = entry.next_version.max(loaded.meta.version + 1);
                 entry.versions.insert(loaded.meta.version, Arc::new(loaded));
             }
@@ -114,7 +109,7 @@ impl ModelRegistry {
             .default
             .filter(|n| state.names.get(n).is_some_and(|e| e.active.is_some()));
         let registry = Self {
-            dir: dir.to_path_buf(),
+            dir: layout,
             state: RwLock::new(state),
             metrics,
         };
@@ -144,9 +139,7 @@ impl ModelRegistry {
                 .map(|(n, e)| (n.clone(), e.next_version))
                 .collect(),
         };
-        let path = self.dir.join("registry.json");
-        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| EngineError::corrupt(&path, e))?;
-        write_bytes_atomically(&path, &bytes)?;
+        write_json_atomically(&self.dir.registry(), &file)?;
         Ok(())
     }
 
@@ -195,14 +188,14 @@ impl ModelRegistry {
             self.persist(&state)?;
             v
         };
-        let version_dir = self.dir.join(name).join(version.to_string());
-        std::fs::create_dir_all(&version_dir)
-            .map_err(EngineError::state_dir("create", &version_dir))?;
+        let version_dir = self.dir.version(name, version);
+        std::fs::create_dir_all(version_dir.root())
+            .map_err(EngineError::state_dir("create", version_dir.root()))?;
         let mut info = model.info.clone();
         info.served = Some(served.clone());
-        save_model(&version_dir, &info, &model.theta)?;
+        save_model(version_dir.root(), &info, &model.theta)?;
         let meta = ModelMeta::published_now(name, version, info, served, provenance);
-        save_meta(&version_dir.join("meta.json"), &meta)?;
+        save_meta(&version_dir.meta(), &meta)?;
         let entry = Arc::new(ModelEntry::new(meta, &model.theta)?);
         {
             let mut state = self.write();
@@ -402,7 +395,7 @@ impl ModelRegistry {
             }
             self.persist(&state)?;
             for v in &versions {
-                let dir = self.dir.join(&name).join(v.to_string());
+                let dir = self.dir.version(&name, *v).root().to_path_buf();
                 std::fs::remove_dir_all(&dir).map_err(EngineError::state_dir("remove", &dir))?;
                 self.metrics.remove_model(&name, *v);
             }
