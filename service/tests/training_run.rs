@@ -203,7 +203,7 @@ fn plain_and_handcrafted_modes_train_without_an_augmenter() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = RunConfig::from_toml(&config_text(mode)).unwrap();
         config.epochs = 2;
-        config.augment.baseline = "crop+flip".into();
+        config.augment.baseline = "crop+flip".parse().unwrap();
         let summary = TrainingRun::new(config, dir.path())
             .unwrap()
             .run(None)
@@ -452,7 +452,7 @@ fn a_run_without_validation_trains_on_every_image_and_resumes() {
     let mut config = RunConfig::from_toml(&config_text("handcrafted")).unwrap();
     config.data.val_ratio = 0.0;
     config.epochs = 3;
-    config.augment.baseline = "crop+flip".into();
+    config.augment.baseline = "crop+flip".parse().unwrap();
 
     let whole = root.path().join("whole");
     let (summary, events) = run_with_events(&config, &whole, None);
@@ -583,7 +583,7 @@ fn served_config(model: &Path) -> RunConfig {
     );
     let mut config = RunConfig::from_toml(&text).unwrap();
     config.epochs = 2;
-    config.augment.baseline = "flip".into();
+    config.augment.baseline = "flip".parse().unwrap();
     config
 }
 

@@ -85,12 +85,9 @@ pub fn load(config: &RunConfig) -> Result<RunData, DataError> {
         (train, Some(val))
     };
     // Computed statistics come from the images trained on, never from validation ones.
-    let normalization = match data.normalization.as_str() {
-        "cifar10" => Normalization::cifar10(),
-        "cifar100" => Normalization::cifar100(),
-        "mnist" => Normalization::mnist(),
-        "fashion-mnist" => Normalization::fashion_mnist(),
-        _ => train.channel_stats()?,
+    let normalization = match data.normalization.fixed() {
+        Some(fixed) => fixed,
+        None => train.channel_stats()?,
     };
     normalization.check(train.shape().channels)?;
     Ok(RunData {

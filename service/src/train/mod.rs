@@ -21,7 +21,7 @@ pub use apply::augment_standardized;
 
 pub use config::{
     AugmentConfig, AugmentMode, ClassifierConfig, ConfigError, DataConfig, DataSource,
-    OutputConfig, RunConfig, ScheduleConfig, SyntheticConfig,
+    NormalizationSpec, OutputConfig, RunConfig, ScheduleConfig, SyntheticConfig,
 };
 pub use control::{RunControl, StopReason};
 pub use error::TrainError;

@@ -114,7 +114,12 @@ impl TrainingRun {
         let stored = dir.join("config.toml");
         let text = config.to_toml();
         match std::fs::read_to_string(&stored) {
-            Ok(existing) if existing != text => {
+            // Also a run directory that spells a name another way than today's `to_toml`
+            // (`flip+crop`, `CUDA`): the names were stored as typed before they were parsed.
+            Ok(existing)
+                if existing != text
+                    && RunConfig::from_toml(&existing).ok().as_ref() != Some(&config) =>
+            {
                 return Err(TrainError::RunDir {
                     path: dir.to_path_buf(),
                     problem: "it holds a run with another configuration (see its config.toml); \
@@ -146,7 +151,7 @@ impl TrainingRun {
         let c = &self.config;
         let shape = data.train.shape();
         let net = Classifier::new(
-            c.arch()?,
+            c.classifier.arch,
             shape.channels as i64,
             data.train.num_classes() as i64,
         )?;
@@ -159,11 +164,11 @@ impl TrainingRun {
             momentum: c.classifier.momentum,
             weight_decay: c.classifier.weight_decay,
         };
-        Ok(match c.mode()? {
+        Ok(match c.augment.mode {
             AugmentMode::None | AugmentMode::Handcrafted => Learner::Plain(Box::new(
                 ClassifierState::new((net, weights, buffers), classifier_opt)?,
             )),
-            AugmentMode::Served => Learner::Served(Box::new(ServedLearner {
+            AugmentMode::Frozen => Learner::Served(Box::new(ServedLearner {
                 classifier: ClassifierState::new((net, weights, buffers), classifier_opt)?,
                 augmenter: FrozenAugmenter::load(
                     c.served_model()?,
@@ -176,7 +181,7 @@ impl TrainingRun {
                 let n = &data.normalization;
                 let augmenter =
                     Augmenter::new(kind, n.mean.clone(), n.std.clone(), c.augment.bound)?
-                        .with_variant(c.variant()?);
+                        .with_variant(c.augment.variant_or_default());
                 let theta = augmenter.init(c.seed.wrapping_add(1), Kind::Float, device)?;
                 let config = BilevelConfig {
                     inner_steps: c.augment.inner_steps,
@@ -208,7 +213,7 @@ impl TrainingRun {
         // A batch of one image cannot go through training-mode BatchNorm.
         loader.drop_last = set.len() % c.batch_size == 1;
         if augmented {
-            loader.baseline = c.baseline()?;
+            loader.baseline = c.augment.baseline_with_settings();
             loader.color_jitter = c.augment.color_jitter;
             loader.crop_padding = c.augment.crop_padding;
         }
@@ -230,7 +235,7 @@ impl TrainingRun {
         control: &RunControl,
     ) -> Result<RunSummary, TrainError> {
         let c = &self.config;
-        let device = c.device()?.resolve()?;
+        let device = c.device.resolve()?;
         let data = datasets::load(c)?;
         let mut learner = self.build_learner(&data, device)?;
         let RunData {
@@ -556,7 +561,7 @@ impl TrainingRun {
                 loader.seed = epoch_mix(self.config.seed, epoch, GRID_STREAM);
                 loader.shuffle = false;
                 loader.prefetch = 0;
-                loader.baseline = self.config.baseline()?;
+                loader.baseline = self.config.augment.baseline_with_settings();
                 loader.color_jitter = self.config.augment.color_jitter;
                 loader.crop_padding = self.config.augment.crop_padding;
                 let subset = Arc::new(train.subset(&indices)?);

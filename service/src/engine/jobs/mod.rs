@@ -338,7 +338,14 @@ impl JobManager {
             ));
         }
         let mut config = RunConfig::load_text(preset, &request.config_toml, &request.overrides)?;
-        config.device = self.inner.config.device.clone();
+        config.device =
+            self.inner
+                .config
+                .device
+                .parse()
+                .map_err(|e: crate::device::DeviceError| {
+                    EngineError::invalid("device", e.to_string())
+                })?;
         if config.data.source == DataSource::Synthetic {
             config.data.path = None;
             config.data.test_path = None;
