@@ -2,19 +2,23 @@
 //! records, pictures, checkpoints, the trained augmenter as an artefact, and applying it.
 mod apply;
 mod bilevel_batches;
+mod bilevel_learner;
 mod config;
 mod control;
 mod datasets;
 mod error;
 mod evaluate;
+mod frozen_fingerprint;
+mod frozen_learner;
+mod learner;
 mod model;
 pub mod pictures;
+mod plain_learner;
 mod presets;
 mod publish;
 mod records;
 mod run;
 mod served;
-mod served_learner;
 mod state;
 
 pub use apply::augment_standardized;
