@@ -6,6 +6,7 @@ mod bilevel_learner;
 mod config;
 mod control;
 mod datasets;
+mod epoch;
 mod error;
 mod evaluate;
 mod frozen_fingerprint;
