@@ -9,6 +9,7 @@ mod classifier;
 mod data;
 mod error;
 mod names;
+mod output;
 mod sources;
 mod validate;
 
@@ -29,8 +30,6 @@ use crate::device::DeviceSpec;
 use error::problem;
 use names::by_name;
 use sources::{apply_override, merge, parse_toml, preset_table};
-
-mod output;
 
 /// Everything a training run needs to know.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
