@@ -18,8 +18,8 @@ fn resident_bytes() -> u64 {
 async fn sixteen_clients_get_answers_or_resource_exhausted() {
     let state = tempfile::tempdir().unwrap();
     let mut config = common::config(state.path());
-    config.engine.workers = 1;
-    config.engine.queue_depth = 2;
+    config.engine.workers = 1.try_into().unwrap();
+    config.engine.queue_depth = 2.try_into().unwrap();
     let server = common::start(config).await;
     let client = common::client(&server, None).await;
     common::train_model(&client, "load", 3, 32, 1).await;

@@ -124,3 +124,87 @@ async fn training_series_appear_and_move() {
     client.cancel_job(&job.id).await.unwrap();
     server.shutdown().await.unwrap();
 }
+
+/// Calls refused before any handler runs (no token, a wrong token, a scope too small, an
+/// unknown method) are counted by method and code, and timed, like the answered ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_calls_are_counted_with_their_code() {
+    let state = tempfile::tempdir().unwrap();
+    let mut config = common::config(state.path());
+    config.tokens = augmentd::grpc::Tokens::new(&["aug-token".into()], &["admin-token".into()]);
+    let server = common::start(config).await;
+    let metrics = server.metrics_addr.unwrap();
+    let anonymous = common::client(&server, None).await;
+    let wrong = common::client(&server, Some("guess")).await;
+    let augment = common::client(&server, Some("aug-token")).await;
+    let batch = augmentd_client::ImageBatch::new(
+        vec![0; 16 * 16],
+        augmentd_client::DType::U8,
+        augmentd_client::Layout::Nchw,
+        [1, 1, 16, 16],
+    )
+    .unwrap();
+    let options = augmentd_client::AugmentOptions::default();
+    assert!(anonymous.augment("", &batch, &options).await.is_err());
+    assert!(wrong.augment("", &batch, &options).await.is_err());
+    assert!(wrong.list_jobs(None).await.is_err());
+    assert!(augment.list_models(None).await.is_err());
+    // Past the token check: no model yet, answered by the handler.
+    assert!(augment.augment("", &batch, &options).await.is_err());
+    // A method no service has.
+    let mut channel = tonic::client::Grpc::new(
+        tonic::transport::Channel::from_shared(format!("http://{}", server.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
+    // An unknown service, and an unknown method of a known one (past its token check).
+    for (path, token) in [
+        ("/augmentd.v1.Nothing/Method", None),
+        (
+            "/augmentd.v1.Training/NoSuchMethod",
+            Some("Bearer admin-token"),
+        ),
+    ] {
+        let mut request = tonic::Request::new(proto::GetJobRequest::default());
+        if let Some(token) = token {
+            request
+                .metadata_mut()
+                .insert("authorization", token.parse().unwrap());
+        }
+        channel.ready().await.unwrap();
+        let unknown: Result<tonic::Response<proto::GetJobRequest>, tonic::Status> = channel
+            .unary(
+                request,
+                path.parse().unwrap(),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await;
+        assert_eq!(unknown.unwrap_err().code(), tonic::Code::Unimplemented);
+    }
+
+    let text = tokio::task::spawn_blocking(move || scrape(metrics))
+        .await
+        .unwrap();
+    let count = |method: &str, code: &str| {
+        value(
+            &text,
+            &format!("augmentd_requests_total{{code=\"{code}\",method=\"{method}\"}} "),
+        )
+    };
+    assert_eq!(count("Augment", "UNAUTHENTICATED"), Some(2.0), "{text}");
+    assert_eq!(count("ListJobs", "UNAUTHENTICATED"), Some(1.0), "{text}");
+    assert_eq!(
+        count("ListModels", "PERMISSION_DENIED"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(count("Augment", "FAILED_PRECONDITION"), Some(1.0), "{text}");
+    assert_eq!(count("unknown", "UNIMPLEMENTED"), Some(2.0), "{text}");
+    let timed = "augmentd_request_duration_seconds_count{method=\"Augment\"} ";
+    assert_eq!(value(&text, timed), Some(3.0), "{text}");
+    // Health checks are probes, not calls of the service.
+    assert!(!text.contains("method=\"Check\""), "{text}");
+    server.shutdown().await.unwrap();
+}

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
+use augmentd::model::load_model;
 use augmentd::train::{
-    load_model, EpochRecord, RunConfig, RunControl, RunEvent, StopReason, TrainError, TrainingRun,
+    EpochRecord, RunConfig, RunControl, RunEvent, StopReason, TrainError, TrainingRun,
 };
 
 const EPOCHS: u64 = 4;
@@ -126,9 +127,9 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
     assert_eq!((plot.width(), plot.height()), (800, 500));
     assert!(dir.path().join("checkpoints/best.json").exists());
     let model = summary.model.unwrap();
-    let loaded = augmentd::train::load_model(&model, tch::Device::Cpu).unwrap();
-    assert_eq!(loaded.info.augmenter, "affine_color");
-    assert_eq!(loaded.info.variant, "narrow", "the default variant");
+    let loaded = augmentd::model::load_model(&model, tch::Device::Cpu).unwrap();
+    assert_eq!(loaded.info.kind.name(), "affine_color");
+    assert_eq!(loaded.info.variant.name(), "narrow", "the default variant");
     assert_eq!(loaded.info.epoch, EPOCHS - 1);
     let served = loaded.info.served.as_ref().unwrap();
     assert_eq!((served.draws, served.params.len()), (4096, 10));
@@ -143,7 +144,8 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
     {
         assert_eq!(stats.len(), 10);
         for stat in stats {
-            let floor = augmentd::nn::spread_range(&stat.name).floor;
+            let param = augmentd::nn::TransformParam::from_name(&stat.name).unwrap();
+            let floor = param.spread_range().floor;
             assert!(stat.std >= 0.9 * floor, "{stat:?} below the floor {floor}");
         }
     }
@@ -640,14 +642,14 @@ fn a_served_run_trains_a_fresh_classifier_through_a_frozen_model() {
     // The model file replaced by other weights: the run directory refuses it.
     let other = augmentd::nn::Augmenter::new(
         "small_affine".parse().unwrap(),
-        model.info.mean.clone(),
-        model.info.std.clone(),
+        model.info.normalization.mean.clone(),
+        model.info.normalization.std.clone(),
         None,
     )
     .unwrap()
     .init(99, tch::Kind::Float, tch::Device::Cpu)
     .unwrap();
-    augmentd::train::save_model(model_path.parent().unwrap(), &model.info, &other).unwrap();
+    augmentd::model::save_model(model_path.parent().unwrap(), &model.info, &other).unwrap();
     let refused = TrainingRun::new(config, &dir).err().unwrap();
     let text = refused.to_string();
     assert!(matches!(refused, TrainError::ServedModel { .. }), "{text}");

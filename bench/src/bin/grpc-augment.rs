@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use augmentd::data::{ImageShape, Normalization};
 use augmentd::device::DeviceSpec;
 use augmentd::engine::{AugmentParams, EngineConfig, Layout, PixelType, Provenance, RawBatch};
 use augmentd::grpc::{ServeConfig, Tokens};
+use augmentd::model::{save_model, ModelInfo};
 use augmentd::nn::{Augmenter, AugmenterKind};
-use augmentd::train::{save_model, ModelInfo, MODEL_FORMAT};
 use augmentd_proto::v1 as pb;
 use pb::augmenter_client::AugmenterClient;
 use tch::{Device, Kind};
@@ -274,14 +275,14 @@ fn publish_model(dir: &std::path::Path, engine: &augmentd::engine::Engine) -> Re
     )?;
     let theta = augmenter.init(7, Kind::Float, Device::Cpu)?;
     let info = ModelInfo {
-        format: MODEL_FORMAT.into(),
-        augmenter: AugmenterKind::AffineColor.name(),
-        variant: augmenter.variant().name().into(),
-        mean: vec![0.49, 0.48, 0.45],
-        std: vec![0.25, 0.24, 0.26],
+        kind: AugmenterKind::AffineColor,
+        variant: augmenter.variant(),
+        normalization: Normalization {
+            mean: vec![0.49, 0.48, 0.45],
+            std: vec![0.25, 0.24, 0.26],
+        },
         bound: None,
-        height: SIDE as usize,
-        width: SIDE as usize,
+        shape: ImageShape::new(3, SIDE as usize, SIDE as usize),
         epoch: 0,
         served: None,
     };
@@ -308,15 +309,16 @@ fn main() -> Result<()> {
                 state_dir: state.path().to_path_buf(),
                 data_dir: None,
                 device: o.device,
-                workers: o.workers,
-                queue_depth: 64,
-                max_batch_images: 4096,
-                job_slots: 1,
+                workers: o.workers.try_into()?,
+                torch_threads: None,
+                queue_depth: 64.try_into()?,
+                max_batch_images: 4096.try_into()?,
+                job_slots: 1.try_into()?,
             },
             max_message_bytes: 64 << 20,
             request_timeout: None,
             drain_timeout: Duration::from_secs(5),
-            concurrency_per_connection: 256,
+            concurrency_per_connection: 256.try_into()?,
             tls: None,
             tokens: Tokens::default(),
         })

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use augmentd::data::{Normalization, IMAGE_EXTENSIONS};
+use augmentd::data::IMAGE_EXTENSIONS;
 use augmentd::device::DeviceSpec;
-use augmentd::train::{augment_standardized, load_model, Model};
+use augmentd::model::{augment_standardized, load_model, Model};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tch::{Device, Kind, Tensor};
@@ -63,7 +63,7 @@ fn inputs(input: &Path) -> Result<Vec<PathBuf>> {
 /// The image as a standardized [1, C, H, W] tensor with the model's channel count.
 fn load_image(path: &Path, model: &Model) -> Result<Tensor> {
     let decoded = image::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let channels = model.info.mean.len();
+    let channels = model.info.shape.channels;
     let (pixels, width, height) = if channels == 1 {
         let img = decoded.to_luma8();
         (img.as_raw().clone(), img.width(), img.height())
@@ -73,20 +73,15 @@ fn load_image(path: &Path, model: &Model) -> Result<Tensor> {
     };
     let hwc = Tensor::from_slice(&pixels).view([height as i64, width as i64, channels as i64]);
     let unit = hwc.permute([2, 0, 1]).unsqueeze(0).to_kind(Kind::Float) / 255.0;
-    Ok(normalization(model).standardize(&unit)?)
-}
-
-fn normalization(model: &Model) -> Normalization {
-    Normalization {
-        mean: model.info.mean.clone(),
-        std: model.info.std.clone(),
-    }
+    Ok(model.info.normalization.standardize(&unit)?)
 }
 
 /// Writes one standardized image [C, H, W] as an 8-bit PNG.
 fn save_png(path: &Path, standardized: &Tensor, model: &Model) -> Result<()> {
-    let c = model.info.mean.len();
-    let unit = normalization(model)
+    let c = model.info.shape.channels;
+    let unit = model
+        .info
+        .normalization
         .unstandardize(&standardized.to_device(Device::Cpu).unsqueeze(0))?
         .squeeze_dim(0)
         .clamp(0.0, 1.0);

@@ -1,5 +1,6 @@
 //! The subcommands of the `augmentd` binary.
 pub mod augment;
+pub mod log;
 pub mod serve;
 pub mod train;
 

@@ -4,8 +4,11 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 
 use anyhow::{Context, Result};
-use augmentd::train::{EpochRecord, RunConfig, RunEvent, TrainingRun, COLLAPSE_STD_THRESHOLD};
+use augmentd::model::COLLAPSE_STD_THRESHOLD;
+use augmentd::train::{EpochRecord, RunConfig, RunEvent, TrainingRun};
 use indicatif::{ProgressBar, ProgressStyle};
+
+use super::log::{self, LogArgs, TARGET};
 
 /// Flags of `augmentd train`.
 #[derive(clap::Args)]
@@ -30,6 +33,8 @@ pub struct TrainArgs {
     /// No progress bar (plain lines per epoch), for logs.
     #[arg(long, env = "AUGMENTD_QUIET")]
     quiet: bool,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// `value` with `decimals` decimals, or `-` when it was not measured (no validation split,
@@ -54,6 +59,7 @@ fn summary_line(r: &EpochRecord) -> String {
 
 /// Runs `augmentd train`.
 pub fn run(args: TrainArgs) -> Result<()> {
+    log::init(args.log)?;
     let mut sets = args.sets;
     if let Some(variant) = args.augmenter_variant {
         sets.push(format!("augment.variant={variant}"));
@@ -88,7 +94,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
             } => {
                 epochs = total;
                 if first_epoch > 0 {
-                    eprintln!("resuming after epoch {}", first_epoch - 1);
+                    let epoch = first_epoch - 1;
+                    bar.suspend(|| tracing::info!(target: TARGET, "resuming after epoch {epoch}"));
                 }
                 bar.set_length(steps_per_epoch as u64 * total.saturating_sub(first_epoch));
                 bar.set_prefix(format!("{first_epoch}/{total}"));
@@ -125,19 +132,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 if !final_model {
                     let line = format!("model of epoch {epoch}: {}", path.display());
                     if args.quiet {
-                        eprintln!("{line}");
+                        tracing::info!(target: TARGET, "{line}");
                     } else {
                         bar.println(line);
                     }
                 }
             }
             RunEvent::SkippedCheckpoint(what) => {
-                let warning = format!("warning: skipped checkpoint {what}");
-                if args.quiet {
-                    eprintln!("{warning}");
-                } else {
-                    bar.println(warning);
-                }
+                bar.suspend(|| tracing::warn!(target: TARGET, "skipped checkpoint {what}"));
             }
         }
     }

@@ -4,6 +4,8 @@
 //! file to look at and what is wrong with it.
 use std::path::PathBuf;
 
+use crate::fault::Fault;
+
 /// Why a data-set could not be read, built, split or batched.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -178,7 +180,7 @@ pub enum DataError {
         /// What was being done.
         context: &'static str,
         /// The libtorch error.
-        source: tch::TchError,
+        source: crate::torch_error::TorchError,
     },
     /// The loader thread could not be started.
     #[error("cannot start the loader thread: {source}")]
@@ -217,6 +219,34 @@ impl DataError {
 
     /// A [`DataError::Tensor`] maker for `map_err`.
     pub(crate) fn tensor(context: &'static str) -> impl FnOnce(tch::TchError) -> Self {
-        move |source| Self::Tensor { context, source }
+        move |source| Self::Tensor {
+            context,
+            source: source.into(),
+        }
+    }
+
+    /// What kind of failure this is: a missing file is not found, a file not in its format is
+    /// damaged data, a set that cannot be built as configured is a bad argument.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::NotFound { .. } => Fault::NotFound,
+            Self::RecordSize { .. }
+            | Self::Truncated { .. }
+            | Self::LabelOutOfRange { .. }
+            | Self::BadMagic { .. }
+            | Self::UnsupportedDtype { .. }
+            | Self::CountMismatch { .. }
+            | Self::Gzip { .. }
+            | Self::Image { .. } => Fault::Corrupt,
+            Self::SizeMismatch { .. }
+            | Self::SmallerThanPatch { .. }
+            | Self::EmptyClass { .. }
+            | Self::NoClasses { .. }
+            | Self::TooFewImages { .. }
+            | Self::Invalid { .. }
+            | Self::UnknownBaseline { .. } => Fault::InvalidArgument,
+            Self::Thread { .. } => Fault::Exhausted,
+            Self::Io { .. } | Self::Tensor { .. } | Self::LoaderStopped { .. } => Fault::Internal,
+        }
     }
 }

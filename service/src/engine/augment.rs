@@ -5,6 +5,7 @@
 //! Each worker keeps its own tensors of the versions it has served (tch tensors are not
 //! shareable across threads), keyed by the registry entry: a version deleted from the registry
 //! is dropped by the workers once no request holds it.
+use std::num::NonZeroUsize;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -18,12 +19,13 @@ use tch::{Device, Kind};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::metrics::Metrics;
-use crate::nn::torch_message;
-use crate::train::{augment_standardized, Model};
+use crate::model::{augment_standardized, Model};
+use crate::torch_error::TorchError;
 
 use super::batch::RawBatch;
 use super::error::EngineError;
 use super::models::ModelEntry;
+use super::threads::set_intra_op_threads;
 
 /// One batch to augment, with the version it was admitted on.
 pub struct AugmentTask {
@@ -73,9 +75,11 @@ struct Queued {
 #[derive(Debug, Clone, Copy)]
 pub struct PoolConfig {
     /// Worker threads.
-    pub workers: usize,
+    pub workers: NonZeroUsize,
     /// Batches that may wait.
-    pub queue_depth: usize,
+    pub queue_depth: NonZeroUsize,
+    /// libtorch intra-op threads, applied on each worker thread as it starts.
+    pub torch_threads: NonZeroUsize,
     /// Where tensors live.
     pub device: Device,
 }
@@ -94,8 +98,8 @@ pub struct AugmentPool {
 impl AugmentPool {
     /// Starts the workers.
     pub fn start(config: PoolConfig, metrics: Arc<Metrics>) -> Result<Self, EngineError> {
-        let workers = config.workers.max(1);
-        let depth = config.queue_depth.max(1);
+        let workers = config.workers.get();
+        let depth = config.queue_depth.get();
         let (sender, receiver) = sync_channel::<Queued>(depth);
         let receiver = Arc::new(Mutex::new(receiver));
         let service_micros = Arc::new(AtomicU64::new(10_000));
@@ -112,18 +116,22 @@ impl AugmentPool {
                 };
                 std::thread::Builder::new()
                     .name(format!("augmentd-augment-{i}"))
-                    .spawn(move || worker(&receiver, config.device, &metrics, &service, &queue))
-                    .map_err(|e| EngineError::Storage(format!("cannot start a worker thread: {e}")))
+                    .spawn(move || {
+                        // The count is process-wide, but OpenMP keeps its own per thread:
+                        // setting it here leaves no worker on libtorch's default of every CPU.
+                        set_intra_op_threads(config.torch_threads);
+                        worker(&receiver, config.device, &metrics, &service, &queue)
+                    })
+                    .map_err(|source| EngineError::Thread {
+                        what: "an augment worker thread",
+                        source,
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             sender: Mutex::new(Some(sender)),
             permits,
-            config: PoolConfig {
-                workers,
-                queue_depth: depth,
-                device: config.device,
-            },
+            config,
             service_micros,
             metrics,
             workers: Mutex::new(handles),
@@ -132,22 +140,32 @@ impl AugmentPool {
 
     /// Worker threads.
     pub fn workers(&self) -> usize {
-        self.config.workers
+        self.config.workers.get()
+    }
+
+    /// libtorch intra-op threads of each worker.
+    pub fn torch_threads(&self) -> usize {
+        self.config.torch_threads.get()
+    }
+
+    /// Where the workers' tensors live.
+    pub fn device(&self) -> Device {
+        self.config.device
     }
 
     /// Batches that may wait.
     pub fn capacity(&self) -> usize {
-        self.config.queue_depth
+        self.config.queue_depth.get()
     }
 
     /// Batches waiting now.
     pub fn queued(&self) -> usize {
-        self.config.queue_depth - self.permits.available_permits()
+        self.capacity() - self.permits.available_permits()
     }
 
     fn retry_after(&self) -> Duration {
         let per_batch = self.service_micros.load(Ordering::Relaxed);
-        let wait = per_batch * self.config.queue_depth as u64 / self.config.workers as u64;
+        let wait = per_batch * self.capacity() as u64 / self.workers() as u64;
         Duration::from_micros(wait.clamp(5_000, 5_000_000))
     }
 
@@ -180,7 +198,7 @@ impl AugmentPool {
             .map_err(|e| match e {
                 tokio::sync::TryAcquireError::Closed => EngineError::ShuttingDown,
                 tokio::sync::TryAcquireError::NoPermits => EngineError::QueueFull {
-                    capacity: self.config.queue_depth,
+                    capacity: self.capacity(),
                     retry_after: self.retry_after(),
                 },
             })?;
@@ -275,7 +293,7 @@ fn worker(
             std::panic::catch_unwind(AssertUnwindSafe(|| run_task(&task, &mut cache, device)))
                 .unwrap_or_else(|panic| {
                     cache = WorkerCache::default();
-                    Err(EngineError::Compute(panic_message(&panic)))
+                    Err(EngineError::WorkerPanicked(panic_message(&panic)))
                 })
         };
         if let Ok(out) = &result {
@@ -303,11 +321,11 @@ fn run_task(
     device: Device,
 ) -> Result<AugmentOutput, EngineError> {
     let model = cache.get(&task.model, device)?;
-    let normalization = task.model.normalization();
-    let images = task.batch.to_standardized(&normalization, device)?;
+    let normalization = &task.model.meta.info.normalization;
+    let images = task.batch.to_standardized(normalization, device)?;
     let mut rng = StdRng::seed_from_u64(task.seed);
     let augmented = augment_standardized(model, &images, task.copies, &mut rng, task.dropout)?;
-    let batch = RawBatch::from_standardized(&augmented.images, &task.batch, &normalization)?;
+    let batch = RawBatch::from_standardized(&augmented.images, &task.batch, normalization)?;
     let (param_names, params) = if task.return_params {
         let values = augmented
             .transform
@@ -315,9 +333,8 @@ fn run_task(
             .and_then(|t| t.f_to_kind(Kind::Float))
             .and_then(|t| t.f_contiguous())
             .and_then(|t| t.f_flatten(0, -1))
-            .map_err(|e| EngineError::Compute(torch_message(&e)))?;
-        let params =
-            Vec::<f32>::try_from(&values).map_err(|e| EngineError::Compute(torch_message(&e)))?;
+            .map_err(TorchError::from)?;
+        let params = Vec::<f32>::try_from(&values).map_err(TorchError::from)?;
         let names = model
             .augmenter
             .transform_names()

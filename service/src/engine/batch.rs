@@ -235,7 +235,7 @@ impl RawBatch {
         normalization: &Normalization,
         device: Device,
     ) -> Result<Tensor, EngineError> {
-        let torch = |e: tch::TchError| EngineError::Compute(crate::nn::torch_message(&e));
+        let torch = |e: tch::TchError| EngineError::Torch(e.into());
         let raw = Tensor::f_from_data_size(&self.data, &self.shape(), self.dtype.kind())
             .map_err(torch)?;
         let raw = raw.f_to_device(device).map_err(torch)?;
@@ -258,13 +258,9 @@ impl RawBatch {
             }
         }
         match (self.dtype, self.standardized) {
-            (PixelType::Uint8, _) => Ok(normalization
-                .standardize(&(float / 255.0))
-                .map_err(|e| EngineError::Compute(e.to_string()))?),
+            (PixelType::Uint8, _) => Ok(normalization.standardize(&(float / 255.0))?),
             (_, true) => Ok(float),
-            (_, false) => Ok(normalization
-                .standardize(&float)
-                .map_err(|e| EngineError::Compute(e.to_string()))?),
+            (_, false) => Ok(normalization.standardize(&float)?),
         }
     }
 
@@ -274,20 +270,17 @@ impl RawBatch {
         like: &RawBatch,
         normalization: &Normalization,
     ) -> Result<Self, EngineError> {
-        let torch = |e: tch::TchError| EngineError::Compute(crate::nn::torch_message(&e));
+        let torch = |e: tch::TchError| EngineError::Torch(e.into());
         let images = images.f_to_device(Device::Cpu).map_err(torch)?;
         let values = match (like.dtype, like.standardized) {
             (_, true) => images,
             (PixelType::Uint8, false) => normalization
-                .unstandardize(&images)
-                .map_err(|e| EngineError::Compute(e.to_string()))?
+                .unstandardize(&images)?
                 .f_clamp(0.0, 1.0)
                 .and_then(|t| t.f_mul_scalar(255.0))
                 .and_then(|t| t.f_round())
                 .map_err(torch)?,
-            (_, false) => normalization
-                .unstandardize(&images)
-                .map_err(|e| EngineError::Compute(e.to_string()))?,
+            (_, false) => normalization.unstandardize(&images)?,
         };
         let laid = match like.layout {
             Layout::Nchw => values,

@@ -1,8 +1,14 @@
 //! What the engine answers when it cannot do what was asked. Every variant says what is wrong
 //! in words a client can act on; the gRPC layer maps each one to exactly one status code.
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::train::{ConfigError, TrainError};
+use crate::data::DataError;
+use crate::model::ModelError;
+use crate::nn::NnError;
+use crate::store::StoreError;
+use crate::torch_error::TorchError;
+use crate::train::ConfigError;
 
 /// Why an engine operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,12 +69,62 @@ pub enum EngineError {
     /// The server is shutting down and takes no new work.
     #[error("the server is shutting down")]
     ShuttingDown,
-    /// libtorch (or the model) failed on this request; the server goes on.
+    /// A model could not be loaded, saved or applied (its own error says which kind of
+    /// failure: a missing or damaged file, bad input, libtorch).
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// A file of the state dir could not be written (the store's error keeps its kind).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A batch could not be converted to or from the model's standardization.
     #[error("augmentation failed: {0}")]
-    Compute(String),
-    /// The state dir could not be read or written.
-    #[error("state dir: {0}")]
-    Storage(String),
+    Data(#[from] DataError),
+    /// libtorch failed on this request; the server goes on.
+    #[error("augmentation failed: {0}")]
+    Torch(#[from] TorchError),
+    /// An augment worker panicked on this request; the worker is replaced.
+    #[error("augmentation failed: {0}")]
+    WorkerPanicked(String),
+    /// A file or directory of the state dir could not be read, written or locked.
+    #[error("state dir: {what} {path}: {source}")]
+    StateDir {
+        /// What was being done ("read", "create", "lock", …).
+        what: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A file of the state dir that is not what the server writes (damaged, foreign).
+    #[error("state dir: {path}: {problem}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Another server holds the state dir.
+    #[error(
+        "{} is in use by {holder}: one state dir belongs to one server (lock file {})",
+        dir.display(),
+        lock.display()
+    )]
+    StateDirLocked {
+        /// The state dir.
+        dir: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+        /// Who holds it, as the lock file says.
+        holder: String,
+    },
+    /// A thread the engine needs could not be started.
+    #[error("cannot start {what}: {source}")]
+    Thread {
+        /// The thread ("an augment worker", "a training job", …).
+        what: &'static str,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
 }
 
 impl EngineError {
@@ -81,18 +137,30 @@ impl EngineError {
     }
 }
 
-impl From<TrainError> for EngineError {
-    fn from(e: TrainError) -> Self {
-        match e {
-            TrainError::Config(c) => Self::Config(c),
-            TrainError::InvalidArgument(problem) => Self::invalid("request", problem),
-            other => Self::Compute(other.to_string()),
+impl EngineError {
+    /// A [`EngineError::StateDir`] maker for `map_err`: `what` failed on `path`.
+    pub(crate) fn state_dir<'a>(
+        what: &'static str,
+        path: &'a Path,
+    ) -> impl FnOnce(std::io::Error) -> Self + 'a {
+        move |source| Self::StateDir {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A [`EngineError::Corrupt`] about `path`.
+    pub(crate) fn corrupt(path: &Path, problem: impl std::fmt::Display) -> Self {
+        Self::Corrupt {
+            path: path.to_path_buf(),
+            problem: problem.to_string(),
         }
     }
 }
 
-impl From<crate::store::StoreError> for EngineError {
-    fn from(e: crate::store::StoreError) -> Self {
-        Self::Storage(e.to_string())
+impl From<NnError> for EngineError {
+    fn from(e: NnError) -> Self {
+        Self::Model(e.into())
     }
 }

@@ -5,7 +5,8 @@
 //! - [`augment`]: the augment worker pool;
 //! - [`jobs`]: training jobs, their threads and their persistence;
 //! - [`batch`]: raw image batches and their conversion to and from tensors;
-//! - [`state_lock`]: one server per state dir.
+//! - [`state_lock`]: one server per state dir;
+//! - [`threads`]: thread counts from the CPUs the process may use.
 pub mod augment;
 pub mod batch;
 mod dataset;
@@ -13,7 +14,9 @@ mod error;
 pub mod jobs;
 pub mod models;
 pub mod state_lock;
+pub mod threads;
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,13 +46,16 @@ pub struct EngineConfig {
     /// Where tensors live.
     pub device: DeviceSpec,
     /// Augment worker threads.
-    pub workers: usize,
+    pub workers: NonZeroUsize,
+    /// libtorch intra-op threads (`None`: the CPUs the process may use divided among the
+    /// workers; see [`threads`]).
+    pub torch_threads: Option<NonZeroUsize>,
     /// Batches that may wait for a worker.
-    pub queue_depth: usize,
+    pub queue_depth: NonZeroUsize,
     /// Output images (images × copies) per request at most.
-    pub max_batch_images: usize,
+    pub max_batch_images: NonZeroUsize,
     /// Training jobs running at once.
-    pub job_slots: usize,
+    pub job_slots: NonZeroUsize,
 }
 
 /// One Augment request, checked for shape but not yet admitted.
@@ -94,6 +100,10 @@ impl Engine {
             .resolve()
             .map_err(|e| EngineError::invalid("device", e.to_string()))?;
         let state_lock = StateLock::acquire(&config.state_dir)?;
+        let torch_threads = config
+            .torch_threads
+            .unwrap_or_else(|| threads::intra_op_share(threads::available_cpus(), config.workers));
+        threads::set_intra_op_threads(torch_threads);
         let registry = Arc::new(ModelRegistry::open(
             &config.state_dir.join("models"),
             metrics.clone(),
@@ -102,6 +112,7 @@ impl Engine {
             PoolConfig {
                 workers: config.workers,
                 queue_depth: config.queue_depth,
+                torch_threads,
                 device,
             },
             metrics.clone(),
@@ -111,7 +122,7 @@ impl Engine {
                 dir: config.state_dir.join("jobs"),
                 data_dir: config.data_dir.clone(),
                 device: device_name(device),
-                slots: config.job_slots.max(1),
+                slots: config.job_slots.get(),
             },
             registry.clone(),
             metrics.clone(),
@@ -121,7 +132,7 @@ impl Engine {
             pool,
             jobs,
             metrics,
-            max_batch_images: config.max_batch_images,
+            max_batch_images: config.max_batch_images.get(),
             state_lock,
         })
     }
@@ -131,9 +142,11 @@ impl Engine {
         let spec = ModelSpec::parse(&params.model, "model")?;
         let model = self.registry.resolve(&spec)?;
         let copies = params.copies.max(1) as usize;
-        params
-            .batch
-            .check_for(model.meta.channels, self.max_batch_images, copies)?;
+        params.batch.check_for(
+            model.meta.info.shape.channels,
+            self.max_batch_images,
+            copies,
+        )?;
         Ok(AugmentTask {
             model,
             batch: params.batch,
@@ -151,7 +164,7 @@ impl Engine {
         let Some(model) = self.registry.default_entry() else {
             return Ok(());
         };
-        let c = model.meta.channels;
+        let c = model.meta.info.shape.channels;
         let side = 8usize;
         let replies = (0..self.warm_up_tasks())
             .map(|_| {

@@ -22,10 +22,7 @@ pub struct StateLock {
 impl StateLock {
     /// Takes the lock of `state_dir` (created if missing), or says who holds it.
     pub fn acquire(state_dir: &Path) -> Result<Self, EngineError> {
-        let storage = |what: &str, path: &Path, e: std::io::Error| {
-            EngineError::Storage(format!("cannot {what} {}: {e}", path.display()))
-        };
-        std::fs::create_dir_all(state_dir).map_err(|e| storage("create", state_dir, e))?;
+        std::fs::create_dir_all(state_dir).map_err(EngineError::state_dir("create", state_dir))?;
         let path = state_dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
             .read(true)
@@ -33,7 +30,7 @@ impl StateLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| storage("open", &path, e))?;
+            .map_err(EngineError::state_dir("open", &path))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -43,17 +40,17 @@ impl StateLock {
                     "" => "another augmentd process".to_string(),
                     pid => format!("another augmentd process ({pid})"),
                 };
-                return Err(EngineError::Storage(format!(
-                    "{} is in use by {holder}: one state dir belongs to one server (lock file {})",
-                    state_dir.display(),
-                    path.display()
-                )));
+                return Err(EngineError::StateDirLocked {
+                    dir: state_dir.to_path_buf(),
+                    lock: path,
+                    holder,
+                });
             }
-            Err(TryLockError::Error(e)) => return Err(storage("lock", &path, e)),
+            Err(TryLockError::Error(e)) => return Err(EngineError::state_dir("lock", &path)(e)),
         }
         file.set_len(0)
             .and_then(|()| file.write_all(format!("pid {}\n", std::process::id()).as_bytes()))
-            .map_err(|e| storage("write", &path, e))?;
+            .map_err(EngineError::state_dir("write", &path))?;
         Ok(Self {
             path,
             file: Mutex::new(Some(file)),

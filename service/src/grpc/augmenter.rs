@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 use crate::engine::{AugmentReply, Engine, EngineError};
 use crate::metrics::InflightGuard;
@@ -97,6 +98,12 @@ impl AugmenterService {
         let request_id = request.request_id.clone();
         let params = convert::augment_params(request, deadline, self.max_message_bytes)?;
         let task = self.engine.admit(params)?;
+        // The request span (opened by the call layer) names the version that answers.
+        let model = &task.model.meta;
+        tracing::Span::current().record(
+            "model",
+            tracing::field::display(format_args!("{}@{}", model.name, model.version)),
+        );
         let reply = if wait {
             self.engine.pool.submit(task).await?
         } else {
@@ -118,14 +125,9 @@ impl Augmenter for AugmenterService {
         &self,
         request: Request<pb::AugmentRequest>,
     ) -> Result<Response<pb::AugmentResponse>, Status> {
-        let started = arrival_of(&request);
-        let deadline = deadline_of(request.metadata(), started);
-        let result = match self.admit(request.into_inner(), deadline, false).await {
-            Ok(pending) => answer(pending).await,
-            Err(status) => Err(status),
-        };
-        observe(&self.engine.metrics, "Augment", started, &result);
-        result.map(Response::new)
+        let deadline = deadline_of(request.metadata(), arrival_of(&request));
+        let pending = self.admit(request.into_inner(), deadline, false).await?;
+        answer(pending).await.map(Response::new)
     }
 
     type AugmentStreamStream =
@@ -144,33 +146,41 @@ impl Augmenter for AugmenterService {
             engine: self.engine.clone(),
             max_message_bytes: self.max_message_bytes,
         };
-        tokio::spawn(async move {
-            loop {
-                let next = match inbound.message().await {
-                    Ok(Some(request)) => service.admit(request, deadline, true).await,
-                    Ok(None) => break,
-                    Err(status) => Err(status),
-                };
-                let failed = next.is_err();
-                if pending_tx.send(next).await.is_err() || failed {
-                    break;
+        // The spawned halves stay inside the call's span, so their events name the call.
+        let span = tracing::Span::current();
+        tokio::spawn(
+            async move {
+                loop {
+                    let next = match inbound.message().await {
+                        Ok(Some(request)) => service.admit(request, deadline, true).await,
+                        Ok(None) => break,
+                        Err(status) => Err(status),
+                    };
+                    let failed = next.is_err();
+                    if pending_tx.send(next).await.is_err() || failed {
+                        break;
+                    }
                 }
             }
-        });
+            .instrument(span.clone()),
+        );
         let metrics = self.engine.metrics.clone();
-        tokio::spawn(async move {
-            while let Some(pending) = pending_rx.recv().await {
-                let (started, result) = match pending {
-                    Ok(p) => (p.started, answer(p).await),
-                    Err(status) => (Instant::now(), Err(status)),
-                };
-                observe(&metrics, "AugmentStream", started, &result);
-                let failed = result.is_err();
-                if out_tx.send(result).await.is_err() || failed {
-                    break;
+        tokio::spawn(
+            async move {
+                while let Some(pending) = pending_rx.recv().await {
+                    let (started, result) = match pending {
+                        Ok(p) => (p.started, answer(p).await),
+                        Err(status) => (Instant::now(), Err(status)),
+                    };
+                    observe(&metrics, "AugmentStream", started, &result);
+                    let failed = result.is_err();
+                    if out_tx.send(result).await.is_err() || failed {
+                        break;
+                    }
                 }
             }
-        });
+            .instrument(span),
+        );
         Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
     }
 }

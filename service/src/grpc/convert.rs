@@ -8,7 +8,8 @@ use crate::engine::{
     AugmentOutput, AugmentParams, EngineError, JobRecord, JobState, JobUpdate, Layout, ModelView,
     PixelType, RawBatch, StepProgress, TrainingRequest,
 };
-use crate::train::{EpochRecord, TransformStat};
+use crate::model::TransformStat;
+use crate::train::EpochRecord;
 
 /// Checks an AugmentRequest's fields and batch (not yet against a model).
 pub fn augment_params(
@@ -216,34 +217,40 @@ pub fn job(r: &JobRecord) -> pb::Job {
 /// A model version on the wire.
 pub fn model_version(v: &ModelView) -> pb::ModelVersion {
     let m = &v.meta;
+    let (info, served) = (&m.info, &m.served);
     pb::ModelVersion {
         name: m.name.clone(),
         version: m.version,
         active: v.active,
         default: v.default,
-        augmenter: m.augmenter.clone(),
-        variant: m.variant.clone(),
-        dataset: m.dataset.clone(),
-        channels: m.channels as u32,
-        height: m.height as u32,
-        width: m.width as u32,
-        mean: m.mean.clone(),
-        std: m.std.clone(),
-        source_job: m.source_job.clone(),
-        epoch: m.epoch,
-        metrics: m.metrics.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-        served: m
-            .served
+        augmenter: info.kind.name(),
+        variant: info.variant.name().into(),
+        dataset: m.provenance.dataset.clone(),
+        channels: info.shape.channels as u32,
+        height: info.shape.height as u32,
+        width: info.shape.width as u32,
+        mean: info.normalization.mean.clone(),
+        std: info.normalization.std.clone(),
+        source_job: m.provenance.job.clone(),
+        epoch: info.epoch,
+        metrics: m
+            .provenance
+            .metrics
             .iter()
-            .map(|s| pb::ParamDistribution {
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+        served: served
+            .params
+            .iter()
+            .map(|s| pb::TransformStat {
                 name: s.name.clone(),
                 mean: s.mean,
                 std: s.std,
             })
             .collect(),
-        draws: m.draws as u32,
-        collapsed: m.collapsed,
-        collapse_threshold: m.collapse_threshold,
+        draws: served.draws as u32,
+        collapsed: served.collapsed,
+        collapse_threshold: served.threshold,
         created_unix_ms: m.created_unix_ms,
     }
 }

@@ -3,13 +3,16 @@
 mod arrival;
 mod augmenter;
 pub mod auth;
+pub mod calls;
 mod convert;
 mod models;
 mod observe;
+pub mod serve_config;
 pub mod server;
 mod status;
 mod training;
 
 pub use augmenter::deadline_of;
 pub use auth::{read_token_file, Scope, Tokens};
-pub use server::{start, ServeConfig, ServeError, ServerHandle, TlsFiles, SERVICE_NAMES};
+pub use serve_config::{ServeConfig, ServeConfigError, ServeFlags, TlsFiles};
+pub use server::{start, ServeError, ServerHandle, SERVICE_NAMES};

@@ -7,7 +7,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use augmentd_proto::v1 as pb;
 use tokio::net::TcpListener;
@@ -18,13 +17,15 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 
-use crate::engine::{Engine, EngineConfig, EngineError};
+use crate::engine::{Engine, EngineError};
 use crate::metrics::{serve_metrics, Metrics};
 
 use super::arrival::ArrivalLayer;
 use super::augmenter::AugmenterService;
-use super::auth::{Authorize, Scope, Tokens};
+use super::auth::{Authorize, Scope};
+use super::calls::CallLayer;
 use super::models::ModelsService;
+use super::serve_config::{ServeConfig, TlsFiles};
 use super::training::TrainingService;
 
 /// The service names health reports on (besides "", the whole server).
@@ -33,40 +34,6 @@ pub const SERVICE_NAMES: [&str; 3] = [
     "augmentd.v1.Training",
     "augmentd.v1.Models",
 ];
-
-/// TLS files.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// The server's certificate chain (PEM).
-    pub cert: PathBuf,
-    /// Its private key (PEM).
-    pub key: PathBuf,
-    /// Verify client certificates against this CA (PEM): mutual TLS.
-    pub client_ca: Option<PathBuf>,
-}
-
-/// Everything `augmentd serve` is configured with.
-#[derive(Debug, Clone)]
-pub struct ServeConfig {
-    /// gRPC address (port 0: any free port).
-    pub listen: SocketAddr,
-    /// Metrics address (`None`: no metrics endpoint).
-    pub metrics_listen: Option<SocketAddr>,
-    /// The engine.
-    pub engine: EngineConfig,
-    /// Largest request accepted (bytes of image data).
-    pub max_message_bytes: usize,
-    /// Longest a call may take (`None`: only client deadlines).
-    pub request_timeout: Option<Duration>,
-    /// How long in-flight calls may take to finish at shutdown.
-    pub drain_timeout: Duration,
-    /// Concurrent calls per connection; more are shed with RESOURCE_EXHAUSTED.
-    pub concurrency_per_connection: usize,
-    /// TLS, if any.
-    pub tls: Option<TlsFiles>,
-    /// Accepted tokens (none: open).
-    pub tokens: Tokens,
-}
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]
@@ -211,8 +178,9 @@ pub async fn start(config: ServeConfig) -> Result<ServerHandle, ServeError> {
 
     let mut builder = Server::builder()
         .layer(ArrivalLayer)
+        .layer(CallLayer::new(metrics.clone()))
         .load_shed(true)
-        .concurrency_limit_per_connection(config.concurrency_per_connection.max(1));
+        .concurrency_limit_per_connection(config.concurrency_per_connection.get());
     if let Some(timeout) = config.request_timeout {
         builder = builder.timeout(timeout);
     }
@@ -236,6 +204,18 @@ pub async fn start(config: ServeConfig) -> Result<ServerHandle, ServeError> {
         }))
     });
     set_all(&reporter, ServingStatus::Serving).await;
+    tracing::info!(
+        target: "augmentd",
+        version = env!("CARGO_PKG_VERSION"),
+        grpc = %grpc_addr,
+        metrics = %metrics_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+        tls = config.tls.is_some(),
+        device = ?engine.pool.device(),
+        workers = engine.pool.workers(),
+        torch_threads = engine.pool.torch_threads(),
+        job_slots = config.engine.job_slots.get(),
+        "serving"
+    );
     let drain = config.drain_timeout;
     let task_engine = engine.clone();
     let task = tokio::spawn(async move {
@@ -250,13 +230,17 @@ pub async fn start(config: ServeConfig) -> Result<ServerHandle, ServeError> {
         let served = tokio::select! {
             result = &mut serve => result.map_err(ServeError::from),
             _ = stop_rx => {
+                tracing::info!(target: "augmentd", timeout = ?drain, "draining: health says NOT_SERVING, new calls are refused");
                 set_all(&reporter, ServingStatus::NotServing).await;
                 let _ = stopping_tx.send(true);
                 let _ = drain_tx.send(true);
                 match tokio::time::timeout(drain, &mut serve).await {
-                    Ok(result) => result.map_err(ServeError::from),
+                    Ok(result) => {
+                        tracing::info!(target: "augmentd", "drained: every call answered");
+                        result.map_err(ServeError::from)
+                    }
                     Err(_) => {
-                        eprintln!("augmentd: drain timeout ({drain:?}) reached; closing the remaining calls");
+                        tracing::warn!(target: "augmentd", timeout = ?drain, "drain timeout reached; closing the remaining calls");
                         Ok(())
                     }
                 }
@@ -266,6 +250,7 @@ pub async fn start(config: ServeConfig) -> Result<ServerHandle, ServeError> {
         tokio::task::spawn_blocking(move || engine.shutdown(drain))
             .await
             .map_err(|e| ServeError::Internal(e.to_string()))?;
+        tracing::info!(target: "augmentd", "engine stopped: jobs checkpointed, workers joined");
         let _ = metrics_stop_tx.send(());
         if let Some(task) = metrics_task {
             let _ = task.await;

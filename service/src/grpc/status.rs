@@ -1,102 +1,64 @@
-//! The one mapping from engine errors to gRPC statuses. Exhaustive on purpose: a new error
-//! variant does not compile until it is given its code.
+//! The one mapping from engine errors to gRPC statuses. Exhaustive on purpose, down the whole
+//! chain: a new engine variant does not compile until it is given its code, and an error nested
+//! from below (model, store, data) is mapped by the [`Fault`] its own layer gives it, so a
+//! missing model file is NOT_FOUND, a damaged one DATA_LOSS and a libtorch failure INTERNAL.
 use tonic::metadata::MetadataValue;
-use tonic::Status;
+use tonic::{Code, Status};
 
 use crate::engine::EngineError;
+use crate::fault::Fault;
+
+/// The code of a failure of a kind.
+fn code_of(fault: Fault) -> Code {
+    match fault {
+        Fault::InvalidArgument => Code::InvalidArgument,
+        Fault::NotFound => Code::NotFound,
+        Fault::Corrupt => Code::DataLoss,
+        Fault::Exhausted => Code::ResourceExhausted,
+        Fault::Internal => Code::Internal,
+    }
+}
+
+/// The code of an engine error.
+fn code(e: &EngineError) -> Code {
+    match e {
+        EngineError::InvalidArgument { .. } | EngineError::Config(_) => Code::InvalidArgument,
+        EngineError::ModelNotFound(_)
+        | EngineError::JobNotFound(_)
+        | EngineError::DatasetNotFound { .. } => Code::NotFound,
+        EngineError::NoActiveModel | EngineError::ModelConflict(_) => Code::FailedPrecondition,
+        EngineError::DatasetRefused { .. } => Code::PermissionDenied,
+        EngineError::QueueFull { .. } => Code::ResourceExhausted,
+        EngineError::DeadlineExceeded(_) => Code::DeadlineExceeded,
+        EngineError::ShuttingDown => Code::Unavailable,
+        EngineError::Model(e) => code_of(e.fault()),
+        EngineError::Store(e) => code_of(e.fault()),
+        EngineError::Data(e) => code_of(e.fault()),
+        EngineError::Thread { .. } => code_of(Fault::Exhausted),
+        EngineError::Torch(_)
+        | EngineError::WorkerPanicked(_)
+        | EngineError::StateDir { .. }
+        | EngineError::StateDirLocked { .. } => Code::Internal,
+        EngineError::Corrupt { .. } => code_of(Fault::Corrupt),
+    }
+}
 
 impl From<EngineError> for Status {
     fn from(e: EngineError) -> Self {
-        let message = e.to_string();
-        match e {
-            EngineError::InvalidArgument { .. } | EngineError::Config(_) => {
-                Status::invalid_argument(message)
-            }
-            EngineError::ModelNotFound(_)
-            | EngineError::JobNotFound(_)
-            | EngineError::DatasetNotFound { .. } => Status::not_found(message),
-            EngineError::NoActiveModel | EngineError::ModelConflict(_) => {
-                Status::failed_precondition(message)
-            }
-            EngineError::DatasetRefused { .. } => Status::permission_denied(message),
-            EngineError::QueueFull { retry_after, .. } => {
-                let mut status = Status::resource_exhausted(message);
-                let millis = retry_after.as_millis().to_string();
-                if let Ok(value) = MetadataValue::try_from(millis.as_str()) {
-                    // The standard gRPC retry pushback, and a plain name for other clients.
-                    status
-                        .metadata_mut()
-                        .insert("grpc-retry-pushback-ms", value.clone());
-                    status.metadata_mut().insert("retry-after-ms", value);
-                }
+        let mut status = Status::new(code(&e), e.to_string());
+        if let EngineError::QueueFull { retry_after, .. } = e {
+            let millis = retry_after.as_millis().to_string();
+            if let Ok(value) = MetadataValue::try_from(millis.as_str()) {
+                // The standard gRPC retry pushback, and a plain name for other clients.
                 status
+                    .metadata_mut()
+                    .insert("grpc-retry-pushback-ms", value.clone());
+                status.metadata_mut().insert("retry-after-ms", value);
             }
-            EngineError::DeadlineExceeded(_) => Status::deadline_exceeded(message),
-            EngineError::ShuttingDown => Status::unavailable(message),
-            EngineError::Compute(_) | EngineError::Storage(_) => Status::internal(message),
         }
+        status
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use tonic::Code;
-
-    use super::*;
-
-    #[test]
-    fn each_error_gets_its_code_and_keeps_its_message() {
-        let cases = [
-            (EngineError::invalid("shape", "bad"), Code::InvalidArgument),
-            (EngineError::ModelNotFound("m@3".into()), Code::NotFound),
-            (EngineError::JobNotFound("job-1".into()), Code::NotFound),
-            (EngineError::NoActiveModel, Code::FailedPrecondition),
-            (
-                EngineError::ModelConflict("active".into()),
-                Code::FailedPrecondition,
-            ),
-            (
-                EngineError::DatasetRefused {
-                    name: "../x".into(),
-                    problem: "'..'".into(),
-                },
-                Code::PermissionDenied,
-            ),
-            (
-                EngineError::DeadlineExceeded("queued"),
-                Code::DeadlineExceeded,
-            ),
-            (EngineError::ShuttingDown, Code::Unavailable),
-            (EngineError::Compute("torch".into()), Code::Internal),
-        ];
-        for (error, code) in cases {
-            let message = error.to_string();
-            let status = Status::from(error);
-            assert_eq!(status.code(), code, "{message}");
-            assert_eq!(status.message(), message);
-        }
-    }
-
-    #[test]
-    fn a_full_queue_carries_a_retry_hint() {
-        let status = Status::from(EngineError::QueueFull {
-            capacity: 4,
-            retry_after: Duration::from_millis(40),
-        });
-        assert_eq!(status.code(), Code::ResourceExhausted);
-        assert_eq!(
-            status
-                .metadata()
-                .get("grpc-retry-pushback-ms")
-                .and_then(|v| v.to_str().ok()),
-            Some("40")
-        );
-        assert!(
-            status.message().contains("retry after 40 ms"),
-            "{}",
-            status.message()
-        );
-    }
-}
+mod tests;

@@ -2,7 +2,6 @@
 //! manager checks configurations, persists jobs and runs them on its own threads.
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
 
 use augmentd_proto::v1 as pb;
 use pb::training_server::Training;
@@ -14,7 +13,7 @@ use tonic::{Request, Response, Status};
 use crate::engine::{Engine, JobUpdate};
 
 use super::convert;
-use super::observe::{blocking_call, observe};
+use super::observe::blocking_call;
 
 /// The service.
 pub struct TrainingService {
@@ -85,11 +84,8 @@ impl Training for TrainingService {
         &self,
         request: Request<pb::WatchJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
-        let started = Instant::now();
         let id = request.into_inner().id;
-        let watch = self.engine.jobs.watch(&id).map_err(Status::from);
-        observe(&self.engine.metrics, "WatchJob", started, &watch);
-        let watch = watch?;
+        let watch = self.engine.jobs.watch(&id).map_err(Status::from)?;
         let (tx, rx) = mpsc::channel(64);
         let mut stopping = self.stopping.clone();
         tokio::spawn(async move {

@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 
 use super::training::{JOB_STATES, SPLITS};
-use super::{lock, remove_series, EpochSnapshot, Metrics};
+use super::{lock, remove_series, Metrics};
+use crate::model::TransformStat;
+use crate::train::EpochRecord;
 
 /// `u64` to `i64`, saturating (an epoch count never gets near the limit).
 fn saturating_i64(n: u64) -> i64 {
@@ -29,9 +31,9 @@ impl Metrics {
     /// Records a finished epoch of `job`: losses, accuracies (`split="val"` series absent
     /// when the run has no validation split; `split="test"` holding the last evaluation, absent
     /// until the first and when there is no test set), throughput, the augmenter's gradient
-    /// norm and transform statistics (series absent when the snapshot has none), the collapse
+    /// norm and transform statistics (series absent when the record has none), the collapse
     /// flag, and `augmentd_training_epochs_completed` = `record.epoch + 1`.
-    pub fn job_epoch(&self, job: &str, record: &EpochSnapshot) {
+    pub fn job_epoch(&self, job: &str, record: &EpochRecord) {
         let t = &self.training;
         t.loss
             .with_label_values(&[job, "train"])
@@ -72,13 +74,16 @@ impl Metrics {
 
     /// Sets the transform mean and std series of `job` to `transforms`, removing those of
     /// parameters it no longer reports.
-    fn set_transforms(&self, job: &str, transforms: &[(String, f64, f64)]) {
+    fn set_transforms(&self, job: &str, transforms: &[TransformStat]) {
         let t = &self.training;
         let mut params = lock(&t.params);
-        let now: BTreeSet<String> = transforms.iter().map(|(p, _, _)| p.clone()).collect();
-        for (param, mean, std) in transforms {
-            t.transform_mean.with_label_values(&[job, param]).set(*mean);
-            t.transform_std.with_label_values(&[job, param]).set(*std);
+        let now: BTreeSet<String> = transforms.iter().map(|s| s.name.clone()).collect();
+        for s in transforms {
+            let param = s.name.as_str();
+            t.transform_mean
+                .with_label_values(&[job, param])
+                .set(s.mean);
+            t.transform_std.with_label_values(&[job, param]).set(s.std);
         }
         if let Some(before) = params.get(job) {
             for gone in before.difference(&now) {
@@ -146,7 +151,7 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{sample_snapshot as snapshot, series, value};
+    use super::super::test_support::{sample_record as record, series, stat, value};
     use super::*;
 
     const JOB: &str = "job-000001";
@@ -206,7 +211,7 @@ mod tests {
     #[test]
     fn epoch_sets_every_epoch_series() {
         let m = Metrics::new();
-        m.job_epoch(JOB, &snapshot());
+        m.job_epoch(JOB, &record());
         let t = m.encode();
         let job = [("job_id", JOB)];
         let split = |s| [("job_id", JOB), ("split", s)];
@@ -241,14 +246,14 @@ mod tests {
     #[test]
     fn epoch_without_optional_figures_drops_their_series() {
         let m = Metrics::new();
-        m.job_epoch(JOB, &snapshot());
-        let fixed = EpochSnapshot {
+        m.job_epoch(JOB, &record());
+        let fixed = EpochRecord {
             epoch: 3,
             test_acc: None,
             augmenter_grad_norm: None,
-            transforms: vec![("tx".into(), 0.0, 0.0)],
+            transforms: vec![stat("tx", 0.0, 0.0)],
             collapsed: false,
-            ..snapshot()
+            ..record()
         };
         m.job_epoch(JOB, &fixed);
         let t = m.encode();
@@ -269,11 +274,11 @@ mod tests {
     #[test]
     fn a_run_without_validation_exports_no_val_series() {
         let m = Metrics::new();
-        let no_val = EpochSnapshot {
+        let no_val = EpochRecord {
             val_loss: None,
             val_acc: None,
             test_acc: None,
-            ..snapshot()
+            ..record()
         };
         m.job_epoch(JOB, &no_val);
         let t = m.encode();
@@ -289,7 +294,7 @@ mod tests {
         // Its next epoch is tested: the test series appears, still no validation one.
         m.job_epoch(
             JOB,
-            &EpochSnapshot {
+            &EpochRecord {
                 epoch: 3,
                 test_acc: Some(70.5),
                 ..no_val
@@ -348,7 +353,7 @@ mod tests {
         let m = Metrics::new();
         for job in [JOB, "job-000002"] {
             m.job_step(job, 2, 1.0, 8, 0.01);
-            m.job_epoch(job, &snapshot());
+            m.job_epoch(job, &record());
             m.job_checkpoint(job, 1.0);
             m.job_running(job, false);
         }

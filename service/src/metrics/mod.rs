@@ -11,7 +11,6 @@ mod error;
 mod http;
 mod jobs;
 mod serving;
-mod snapshot;
 #[cfg(test)]
 mod test_support;
 mod training;
@@ -24,7 +23,6 @@ use prometheus::{Registry, TextEncoder};
 pub use error::MetricsError;
 pub use http::serve_metrics;
 pub use serving::InflightGuard;
-pub use snapshot::EpochSnapshot;
 
 /// The service's metric families in their own registry; share it as `Arc<Metrics>`.
 ///
@@ -198,16 +196,23 @@ mod tests {
         m.job_step("job-000001", 0, 1.0, 32, 0.1);
         m.job_epoch(
             "job-000001",
-            &EpochSnapshot {
+            &crate::train::EpochRecord {
                 epoch: 0,
                 train_loss: 1.0,
                 val_loss: Some(1.0),
                 train_acc: 50.0,
                 val_acc: Some(50.0),
                 test_acc: Some(50.0),
+                lr: 0.1,
+                seconds: 1.0,
                 images_per_second: 100.0,
                 augmenter_grad_norm: Some(0.1),
-                transforms: vec![("tx".into(), 0.0, 0.1)],
+                transforms: vec![crate::model::TransformStat {
+                    name: "tx".into(),
+                    mean: 0.0,
+                    std: 0.1,
+                }],
+                served: Vec::new(),
                 collapsed: false,
             },
         );

@@ -1,7 +1,8 @@
 //! A small reader of the text exposition for the tests: samples by name and label set, and
 //! the `# HELP` / `# TYPE` header of each family.
 
-use super::EpochSnapshot;
+use crate::model::TransformStat;
+use crate::train::EpochRecord;
 
 /// A sample's labels, sorted by name.
 pub(super) type Labels = Vec<(String, String)>;
@@ -85,18 +86,30 @@ fn parse_sample(line: &str) -> Option<(String, Labels, f64)> {
     Some((name.to_owned(), labels, value))
 }
 
+/// A transformation statistic.
+pub(super) fn stat(name: &str, mean: f64, std: f64) -> TransformStat {
+    TransformStat {
+        name: name.into(),
+        mean,
+        std,
+    }
+}
+
 /// An epoch with every optional figure present and exactly representable values.
-pub(super) fn sample_snapshot() -> EpochSnapshot {
-    EpochSnapshot {
+pub(super) fn sample_record() -> EpochRecord {
+    EpochRecord {
         epoch: 2,
         train_loss: 0.75,
         val_loss: Some(0.875),
         train_acc: 81.5,
         val_acc: Some(78.25),
         test_acc: Some(77.0),
+        lr: 0.1,
+        seconds: 9.0,
         images_per_second: 1234.5,
         augmenter_grad_norm: Some(0.125),
-        transforms: vec![("tx".into(), 0.5, 0.25), ("brightness".into(), -0.5, 1.5)],
+        transforms: vec![stat("tx", 0.5, 0.25), stat("brightness", -0.5, 1.5)],
+        served: Vec::new(),
         collapsed: true,
     }
 }

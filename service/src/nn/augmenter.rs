@@ -24,27 +24,11 @@ use super::color::ColorOp;
 use super::error::{NnError, NnResult};
 use super::init::NetBuilder;
 use super::params::ParamSet;
-use super::variant::{
-    spread_parameters, spread_range, AugmenterVariant, LEAKY_SLOPE, SPREAD_HEAD_INIT_SCALE,
-};
+use super::transform_param::TransformParam;
+use super::variant::{spread_parameters, AugmenterVariant, LEAKY_SLOPE, SPREAD_HEAD_INIT_SCALE};
 
 /// Dropout probability of the augmenter's hidden layers (the reference's 0.2).
 pub const DROPOUT: f64 = 0.2;
-
-/// Names of the transformation parameters: the six affine matrix entries, then the four
-/// colour parameters of `affine_color`.
-const TRANSFORM_NAMES: [&str; 10] = [
-    "a11",
-    "a12",
-    "tx",
-    "a21",
-    "a22",
-    "ty",
-    "brightness",
-    "shift",
-    "saturation",
-    "hue",
-];
 
 /// The augmenter families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,14 +68,15 @@ impl AugmenterKind {
         }
     }
 
-    /// Names of the transformation parameters the network outputs, in order.
-    fn output_names(self) -> &'static [&'static str] {
+    /// The transformation parameters the network outputs, in order.
+    fn outputs(self) -> &'static [TransformParam] {
+        use TransformParam::{Tx, Ty, A11, A12, A21, A22};
         match self {
-            Self::SmallAffine(AffineVariant::Affine) => &TRANSFORM_NAMES[..6],
-            Self::SmallAffine(AffineVariant::Translation) => &["tx", "ty"],
-            Self::SmallAffine(AffineVariant::Scale) => &["a11", "a22"],
-            Self::SmallAffine(AffineVariant::Rotation) => &["a11", "a12", "a21", "a22"],
-            Self::AffineColor => &TRANSFORM_NAMES,
+            Self::SmallAffine(AffineVariant::Affine) => &TransformParam::AFFINE,
+            Self::SmallAffine(AffineVariant::Translation) => &[Tx, Ty],
+            Self::SmallAffine(AffineVariant::Scale) => &[A11, A22],
+            Self::SmallAffine(AffineVariant::Rotation) => &[A11, A12, A21, A22],
+            Self::AffineColor => &TransformParam::ALL,
         }
     }
 
@@ -246,12 +231,18 @@ impl Augmenter {
         self.kind.widths()[0]
     }
 
+    /// The columns of [`Augmented::transform`]: the affine matrix entries, then (for
+    /// `affine_color`) the colour parameters.
+    pub fn transform_params(&self) -> &'static [TransformParam] {
+        match self.kind {
+            AugmenterKind::AffineColor => &TransformParam::ALL,
+            AugmenterKind::SmallAffine(_) => &TransformParam::AFFINE,
+        }
+    }
+
     /// Names of the columns of [`Augmented::transform`].
     pub fn transform_names(&self) -> Vec<&'static str> {
-        match self.kind {
-            AugmenterKind::AffineColor => TRANSFORM_NAMES.to_vec(),
-            AugmenterKind::SmallAffine(_) => TRANSFORM_NAMES[..6].to_vec(),
-        }
+        self.transform_params().iter().map(|p| p.name()).collect()
     }
 
     /// Fresh weights θ drawn from `seed`: PyTorch's default initialisation, except the
@@ -345,11 +336,7 @@ impl Augmenter {
                         "the spread variants need the noise of their own sample_noise".into(),
                     )
                 })?;
-                let ranges: Vec<_> = kind
-                    .output_names()
-                    .iter()
-                    .map(|n| spread_range(n))
-                    .collect();
+                let ranges: Vec<_> = kind.outputs().iter().map(|p| p.spread_range()).collect();
                 spread_parameters(&out, eps, &ranges, shift)?
             }
         })

@@ -1,12 +1,15 @@
 //! Errors of the network layer: libtorch failures, parameter-set mismatches and bad shapes.
 use std::path::PathBuf;
 
+use crate::fault::Fault;
+use crate::torch_error::TorchError;
+
 /// Everything that can go wrong while building, running, saving or loading a network.
 #[derive(Debug, thiserror::Error)]
 pub enum NnError {
     /// libtorch refused an operation (shape mismatch, out of memory, bad device…).
-    #[error("libtorch: {0}")]
-    Torch(String),
+    #[error(transparent)]
+    Torch(#[from] TorchError),
     /// A network asked for a parameter the set does not hold.
     #[error("parameter '{0}' is missing from the parameter set")]
     MissingParameter(String),
@@ -38,13 +41,17 @@ pub type NnResult<T> = Result<T, NnError>;
 
 impl From<tch::TchError> for NnError {
     fn from(err: tch::TchError) -> Self {
-        Self::Torch(torch_message(&err))
+        Self::Torch(err.into())
     }
 }
 
-/// libtorch's message without the C++ backtrace it appends (useless to a user, and long).
-pub fn torch_message(err: &tch::TchError) -> String {
-    let text = err.to_string();
-    let cut = text.find("\nException raised from").unwrap_or(text.len());
-    text[..cut].trim_end().to_string()
+impl NnError {
+    /// What kind of failure this is.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Torch(_) | Self::MissingParameter(_) => Fault::Internal,
+            Self::BadInput { .. } | Self::InvalidConfig(_) => Fault::InvalidArgument,
+            Self::Weights { .. } => Fault::Corrupt,
+        }
+    }
 }

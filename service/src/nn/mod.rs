@@ -9,13 +9,15 @@ mod layers;
 mod params;
 mod resnet;
 mod small_cnn;
+mod transform_param;
 mod variant;
 
 pub use affine::AffineVariant;
 pub use augmenter::{AugmentNoise, Augmented, Augmenter, AugmenterKind, DROPOUT};
 pub use classifier::{Classifier, ClassifierArch};
 pub use color::{hsv_to_rgb, rgb_to_hsv, ColorOp};
-pub use error::{torch_message, NnError, NnResult};
+pub use error::{NnError, NnResult};
 pub use layers::Weights;
 pub use params::ParamSet;
-pub use variant::{spread_range, AugmenterVariant, SpreadRange};
+pub use transform_param::TransformParam;
+pub use variant::{AugmenterVariant, SpreadRange};

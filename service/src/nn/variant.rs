@@ -10,7 +10,7 @@
 //!   the parameter is μ + σ·ε with ε ~ U(−√3, √3) (unit variance), a reparametrized sample, so
 //!   the gradient still reaches both heads;
 //! - magnitudes are bounded: μ = m·tanh(raw), σ = floor + (cap − floor)·sigmoid(raw), per
-//!   parameter ([`spread_range`]); the floor keeps every parameter varying whatever the
+//!   parameter ([`TransformParam::spread_range`](super::TransformParam::spread_range)); the floor keeps every parameter varying whatever the
 //!   training does, so a published model cannot collapse;
 //! - hidden units are leaky (slope [`LEAKY_SLOPE`]), so none die;
 //! - every parameter is an offset from the identity transform, the output layer starts small
@@ -113,21 +113,6 @@ pub struct SpreadRange {
     pub cap: f64,
 }
 
-/// The range of the parameter called `name` (the names of the records: `a11` … `ty`,
-/// `brightness`, `shift`, `saturation`, `hue`). Matrix entries are offsets from the identity,
-/// translations in normalized coordinates (2 = the image's width), colour parameters offsets
-/// from "no change". A floor of 0.02 is 20 times the collapse threshold.
-pub fn spread_range(name: &str) -> SpreadRange {
-    let (bound, floor, cap) = match name {
-        "tx" | "ty" => (0.25, 0.03, 0.15),
-        "brightness" | "saturation" => (0.3, 0.02, 0.2),
-        "shift" | "hue" => (0.2, 0.02, 0.1),
-        // a11, a12, a21, a22
-        _ => (0.25, 0.02, 0.12),
-    };
-    SpreadRange { bound, floor, cap }
-}
-
 /// The parameters [B, P] from the network's raw output [B, 2P] (means, then spreads) and the
 /// unit-variance noise `eps` [B, P]:
 /// bound·tanh(mean) + (floor + (cap − floor)·sigmoid(spread + shift))·ε.
@@ -179,7 +164,10 @@ mod tests {
 
     #[test]
     fn parameters_stay_within_bound_and_spread_range() {
-        let ranges = [spread_range("a11"), spread_range("tx")];
+        let ranges = [
+            super::super::TransformParam::A11.spread_range(),
+            super::super::TransformParam::Tx.spread_range(),
+        ];
         let opts = (Kind::Double, Device::Cpu);
         let values = |raw: &Tensor, eps: &Tensor, shift: f64| {
             let p = spread_parameters(raw, eps, &ranges, shift).unwrap();

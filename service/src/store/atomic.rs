@@ -25,11 +25,11 @@ static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
 /// `write` must create the file at the path it receives (it does not exist yet). Its result is
 /// handed back, so a writer can return, say, the checksum of what it wrote. If `write` or any
 /// later step fails, the temporary file is removed and `path` keeps its old content (or stays
-/// absent).
-pub fn write_atomically<T>(
+/// absent). The writer's own error type is kept (a model layer's failure stays its own).
+pub fn write_atomically<T, E: From<StoreError>>(
     path: &Path,
-    write: impl FnOnce(&Path) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+    write: impl FnOnce(&Path) -> Result<T, E>,
+) -> Result<T, E> {
     let file_name = path
         .file_name()
         .ok_or_else(|| StoreError::format(path, "not a file path"))?;
@@ -42,7 +42,7 @@ pub fn write_atomically<T>(
             .and_then(|file| file.sync_all())
             .map_err(|e| StoreError::io(&temp, e))?;
         fs::rename(&temp, path).map_err(|e| StoreError::io(path, e))?;
-        Ok(value)
+        Ok::<T, E>(value)
     });
     if written.is_err() {
         // Best effort: a temporary that survives is ignored by readers and removed on the next
@@ -186,7 +186,7 @@ pub(crate) mod tests {
         let path = dir.path().join("n");
         let len = write_atomically(&path, |temp| {
             fs::write(temp, b"12345").map_err(|e| StoreError::io(temp, e))?;
-            Ok(5)
+            Ok::<_, StoreError>(5)
         })
         .unwrap();
         assert_eq!(len, 5);

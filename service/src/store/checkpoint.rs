@@ -219,8 +219,7 @@ impl CheckpointStore {
         let data_path = self.root.join(&data_file);
         let cpu = to_cpu(tensors, &data_path)?;
         let (sha256, bytes) = write_atomically(&data_path, |temp| {
-            Tensor::write_safetensors(&cpu, temp)
-                .map_err(|e| StoreError::tensor(&data_path, &e.to_string()))?;
+            Tensor::write_safetensors(&cpu, temp).map_err(StoreError::tensor(&data_path, None))?;
             // Hash what is on disk rather than what was meant to be written.
             sha256_of_file(temp)
         })?;
@@ -326,7 +325,7 @@ fn to_cpu(
                 .and_then(|t| t.f_to_device(Device::Cpu))
                 .and_then(|t| t.f_contiguous())
                 .map(|t| (name.clone(), t))
-                .map_err(|e| StoreError::tensor(data_path, &format!("tensor '{name}': {e}")))
+                .map_err(StoreError::tensor(data_path, Some(name)))
         })
         .collect()
 }
@@ -456,7 +455,7 @@ fn decode(bytes: &[u8], data_path: &Path) -> Result<Vec<(String, Tensor)>, Store
         .map(|(name, view)| {
             Tensor::try_from(view)
                 .map(|tensor| (name.clone(), tensor))
-                .map_err(|e| StoreError::tensor(data_path, &format!("tensor '{name}': {e}")))
+                .map_err(StoreError::tensor(data_path, Some(&name)))
         })
         .collect::<Result<Vec<_>, _>>()?;
     tensors.sort_by(|(a, _), (b, _)| a.cmp(b));
@@ -921,10 +920,9 @@ print("epoch", m["epoch"], m["metadata"]["config"]["augmenter"])
 
     #[test]
     fn tensor_errors_keep_only_the_first_line() {
-        let err = StoreError::tensor(
-            Path::new("x.safetensors"),
-            "shape mismatch\nException raised from foo at bar.cpp:1\nframe #0 …",
-        );
+        let err = StoreError::tensor(Path::new("x.safetensors"), None)(tch::TchError::Torch(
+            "shape mismatch\nException raised from foo at bar.cpp:1\nframe #0 …".into(),
+        ));
         assert_eq!(err.to_string(), "x.safetensors: shape mismatch");
     }
 

@@ -4,6 +4,9 @@
 //! file to look at and what is wrong with it.
 use std::path::{Path, PathBuf};
 
+use crate::fault::Fault;
+use crate::torch_error::TorchError;
+
 /// Why a checkpoint could not be saved or loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,12 +37,14 @@ pub enum StoreError {
         reason: String,
     },
     /// libtorch or the safetensors codec refused to convert tensors to or from a file.
-    #[error("{path}: {reason}")]
+    #[error("{path}: {}{}", tensor_prefix(.tensor.as_deref()), .source.message())]
     Tensor {
         /// The data file being written or read.
         path: PathBuf,
-        /// The first line of the library's message.
-        reason: String,
+        /// The tensor being converted, when one is.
+        tensor: Option<String>,
+        /// libtorch's error.
+        source: TorchError,
     },
     /// A tensor name the data file cannot hold: safetensors keys tensors by name, so names must
     /// be unique, and it reserves `__metadata__`.
@@ -70,9 +75,10 @@ impl StoreError {
     pub fn reason(&self) -> String {
         match self {
             Self::Io { source, .. } => source.to_string(),
-            Self::Corrupt { reason, .. }
-            | Self::Format { reason, .. }
-            | Self::Tensor { reason, .. } => reason.clone(),
+            Self::Corrupt { reason, .. } | Self::Format { reason, .. } => reason.clone(),
+            Self::Tensor { tensor, source, .. } => {
+                format!("{}{}", tensor_prefix(tensor.as_deref()), source.message())
+            }
             Self::TensorName { .. } => self.to_string(),
         }
     }
@@ -98,13 +104,33 @@ impl StoreError {
         }
     }
 
-    /// A tensor error; libtorch appends a long C++ backtrace after the first line, which says
-    /// nothing to the user, so only that first line is kept.
-    pub(crate) fn tensor(path: &Path, message: &str) -> Self {
-        let first_line = message.lines().next().unwrap_or_default().trim_end();
-        Self::Tensor {
+    /// A [`StoreError::Tensor`] maker for `map_err`, about `tensor` of the file at `path`.
+    pub(crate) fn tensor<'a>(
+        path: &'a Path,
+        tensor: Option<&'a str>,
+    ) -> impl FnOnce(tch::TchError) -> Self + 'a {
+        move |source| Self::Tensor {
             path: path.to_path_buf(),
-            reason: first_line.to_string(),
+            tensor: tensor.map(String::from),
+            source: source.into(),
         }
     }
+
+    /// What kind of failure this is: a missing file is not found, a damaged or foreign one
+    /// is lost data, the rest are the server's.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Fault::NotFound
+            }
+            Self::Io { .. } | Self::Tensor { .. } | Self::TensorName { .. } => Fault::Internal,
+            Self::Corrupt { .. } | Self::Format { .. } => Fault::Corrupt,
+        }
+    }
+}
+
+fn tensor_prefix(tensor: Option<&str>) -> String {
+    tensor
+        .map(|t| format!("tensor '{t}': "))
+        .unwrap_or_default()
 }

@@ -14,8 +14,8 @@ use super::config::ConfigError;
 use super::error::TrainError;
 use super::learner::{EpochStart, EpochSummary, Learner, Preview, StepOutcome, StepTotals};
 use super::publish::{served_now, ModelSource, EPOCH_SERVED_DRAWS};
-use super::served::is_collapsed;
 use super::state::Parts;
+use crate::model::is_collapsed;
 
 /// A classifier with the augmenter it trains, and what a model of that augmenter records.
 pub struct BilevelRunLearner {

@@ -6,6 +6,7 @@ use super::control::StopReason;
 use super::pictures::PictureError;
 use crate::data::DataError;
 use crate::device::DeviceError;
+use crate::model::ModelError;
 use crate::nn::NnError;
 use crate::store::StoreError;
 
@@ -24,6 +25,9 @@ pub enum TrainError {
     /// A network failed.
     #[error(transparent)]
     Nn(#[from] NnError),
+    /// A model could not be saved, loaded or applied.
+    #[error(transparent)]
+    Model(#[from] ModelError),
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Store(#[from] StoreError),

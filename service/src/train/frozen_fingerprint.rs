@@ -8,7 +8,7 @@ use crate::store::atomic::write_bytes_atomically;
 use crate::store::sha256_of_file;
 
 use super::error::TrainError;
-use super::model::model_files;
+use crate::model::model_files;
 
 /// The file of the run directory that fingerprints the frozen model.
 pub const FINGERPRINT_FILE: &str = "served-model.json";
@@ -92,8 +92,9 @@ pub fn check_model_unchanged(run_dir: &Path, path: &Path) -> Result<(), TrainErr
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::model::save_model;
+    use crate::model::test_support::test_model;
     use crate::nn::AugmenterKind;
-    use crate::train::model::{save_model, test_model};
 
     #[test]
     fn a_changed_model_file_is_refused_at_the_next_start() {

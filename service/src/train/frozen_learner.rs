@@ -13,13 +13,11 @@ use crate::bilevel::{column_stats, BatchRef, ClassifierState};
 use crate::data::{EpochBatches, ImageShape, Normalization};
 use crate::nn::Augmented;
 
-use super::apply::augment_standardized;
 use super::error::TrainError;
 use super::learner::{EpochStart, EpochSummary, Learner, Preview, StepOutcome, StepTotals};
-use super::model::{load_model, model_files, Model};
 use super::publish::ModelSource;
-use super::served::is_collapsed;
 use super::state::Parts;
+use crate::model::{augment_standardized, is_collapsed, load_model, model_files, Model};
 
 /// Means and stds closer than this (relative) are the same normalization: a model's
 /// description stores them as JSON, which reads floats back to within an ulp.
@@ -69,17 +67,14 @@ impl FrozenAugmenter {
                 shape.channels
             )));
         }
-        let (height, width) = (model.info.height, model.info.width);
+        let (height, width) = (model.info.shape.height, model.info.shape.width);
         if (height, width) != (shape.height, shape.width) {
             return Err(refuse(format!(
                 "the model was trained on {height}×{width} images, the run's data is {}×{}",
                 shape.height, shape.width
             )));
         }
-        let model_normalization = Normalization {
-            mean: model.info.mean.clone(),
-            std: model.info.std.clone(),
-        };
+        let model_normalization = model.info.normalization.clone();
         let same = |a: &[f64], b: &[f64]| {
             a.len() == b.len()
                 && a.iter()
@@ -106,7 +101,7 @@ impl FrozenAugmenter {
     pub fn augment(&self, images: &Tensor, rng: &mut StdRng) -> Result<Augmented, TrainError> {
         let model = &self.model_normalization;
         match &self.run_normalization {
-            None => augment_standardized(&self.model, images, 1, rng, true),
+            None => Ok(augment_standardized(&self.model, images, 1, rng, true)?),
             Some(run) => {
                 let input = model.standardize(&run.unstandardize(images)?)?;
                 let augmented = augment_standardized(&self.model, &input, 1, rng, true)?;
@@ -250,9 +245,9 @@ mod tests {
     use tch::Kind;
 
     use super::*;
+    use crate::model::test_support::{test_images as images, test_model};
     use crate::nn::{AugmenterKind, Classifier, ClassifierArch};
     use crate::optim::SgdConfig;
-    use crate::train::model::{test_images as images, test_model};
 
     /// `test_model`'s normalization (0.4, 0.3) and image size (12 × 10).
     fn model_shape(channels: usize) -> (Normalization, ImageShape) {

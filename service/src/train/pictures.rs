@@ -56,13 +56,13 @@ pub enum PictureError {
     #[error("bad accuracy points: {0}")]
     BadPoints(String),
     /// libtorch refused to move or convert the image tensors.
-    #[error("libtorch: {0}")]
-    Tensor(String),
+    #[error(transparent)]
+    Tensor(#[from] crate::torch_error::TorchError),
 }
 
 impl From<tch::TchError> for PictureError {
     fn from(err: tch::TchError) -> Self {
-        PictureError::Tensor(err.to_string())
+        PictureError::Tensor(err.into())
     }
 }
 

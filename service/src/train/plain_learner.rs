@@ -12,8 +12,8 @@ use super::config::AugmentConfig;
 use super::error::TrainError;
 use super::learner::{EpochStart, EpochSummary, Learner, Preview, StepOutcome, StepTotals};
 use super::publish::ModelSource;
-use super::served::is_collapsed;
 use super::state::Parts;
+use crate::model::is_collapsed;
 
 /// A classifier alone.
 pub struct PlainLearner {

@@ -5,13 +5,11 @@ use std::path::{Path, PathBuf};
 
 use crate::bilevel::AugmenterState;
 use crate::data::{ImageShape, Normalization};
+use crate::model::{
+    save_model, served_distribution, Model, ModelInfo, ServedDistribution, SERVED_DRAWS,
+};
 
 use super::error::TrainError;
-use super::model::{save_model, Model, ModelInfo, MODEL_FORMAT};
-use super::served::{served_distribution, ServedDistribution};
-
-/// Draws behind a published model's served distribution.
-pub const SERVED_DRAWS: usize = 4096;
 
 /// Draws behind the served distribution recorded after every epoch of a learned run.
 pub const EPOCH_SERVED_DRAWS: usize = 1024;
@@ -61,7 +59,7 @@ pub fn served_now(
     draws: usize,
     seed: u64,
 ) -> Result<ServedDistribution, TrainError> {
-    served_distribution(&source.model(0), draws, seed, true)
+    Ok(served_distribution(&source.model(0), draws, seed, true)?)
 }
 
 impl ModelSource<'_> {
@@ -70,14 +68,11 @@ impl ModelSource<'_> {
     fn model(&self, epoch: u64) -> Model {
         Model {
             info: ModelInfo {
-                format: MODEL_FORMAT.into(),
-                augmenter: self.augmenter.net.kind().name(),
-                variant: self.augmenter.net.variant().name().into(),
-                mean: self.normalization.mean.clone(),
-                std: self.normalization.std.clone(),
+                kind: self.augmenter.net.kind(),
+                variant: self.augmenter.net.variant(),
+                normalization: self.normalization.clone(),
                 bound: self.bound,
-                height: self.shape.height,
-                width: self.shape.width,
+                shape: self.shape,
                 epoch,
                 served: None,
             },

@@ -5,16 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// Mean and standard deviation of one transformation parameter over an epoch's samples.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TransformStat {
-    /// The parameter (`a11`, `tx`, …, `brightness`, …).
-    pub name: String,
-    /// Mean over every augmented training sample of the epoch.
-    pub mean: f64,
-    /// Standard deviation over the same samples.
-    pub std: f64,
-}
+use crate::model::ColumnMoments;
+pub use crate::model::TransformStat;
 
 /// One epoch of a run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -116,52 +108,20 @@ pub enum RunEvent {
     SkippedCheckpoint(String),
 }
 
-/// Running sums giving the mean and standard deviation of transformation parameters over all
-/// samples of an epoch from per-step means and (unbiased) standard deviations.
+/// The mean and standard deviation of transformation parameters over all samples of an
+/// epoch, pooled from per-step means and (unbiased) standard deviations.
 #[derive(Debug, Default)]
-pub struct TransformAccumulator {
-    count: f64,
-    sum: Vec<f64>,
-    sum_sq: Vec<f64>,
-}
+pub struct TransformAccumulator(ColumnMoments);
 
 impl TransformAccumulator {
     /// Adds a step's statistics over `n` samples.
     pub fn add(&mut self, n: usize, mean: &[f64], std: &[f64]) {
-        let n = n as f64;
-        if self.sum.len() != mean.len() {
-            self.sum = vec![0.0; mean.len()];
-            self.sum_sq = vec![0.0; mean.len()];
-        }
-        for i in 0..mean.len() {
-            self.sum[i] += n * mean[i];
-            self.sum_sq[i] += (n - 1.0).max(0.0) * std[i] * std[i] + n * mean[i] * mean[i];
-        }
-        self.count += n;
+        self.0.add_group(n, mean, std);
     }
 
     /// The epoch's statistics, named.
     pub fn finish(&self, names: &[&str]) -> Vec<TransformStat> {
-        if self.count == 0.0 {
-            return Vec::new();
-        }
-        names
-            .iter()
-            .zip(self.sum.iter().zip(&self.sum_sq))
-            .map(|(name, (s, sq))| {
-                let mean = s / self.count;
-                let var = if self.count > 1.0 {
-                    ((sq - self.count * mean * mean) / (self.count - 1.0)).max(0.0)
-                } else {
-                    0.0
-                };
-                TransformStat {
-                    name: (*name).to_string(),
-                    mean,
-                    std: var.sqrt(),
-                }
-            })
-            .collect()
+        self.0.finish(names)
     }
 }
 

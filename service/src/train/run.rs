@@ -33,8 +33,8 @@ use super::learner;
 use super::pictures::{save_accuracy_plot, AccuracyPoint};
 use super::publish::publish;
 use super::records::{EpochRecord, RunEvent};
-use super::served::ServedDistribution;
 use super::state;
+use crate::model::ServedDistribution;
 
 /// The outcome of a finished run.
 #[derive(Debug)]

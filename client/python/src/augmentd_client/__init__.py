@@ -12,9 +12,13 @@
 """
 
 from ._proto import augmenter_pb2, models_pb2, training_pb2
-from ._proto.models_pb2 import ModelVersion, ParamDistribution
-from ._proto.training_pb2 import EpochRecord, Job, JobState, StepProgress, TransformStat
+from ._proto.models_pb2 import ModelVersion, TransformStat
+from ._proto.training_pb2 import EpochRecord, Job, JobState, StepProgress
 from .augmenter import RemoteAugmenter
+
+# The served distribution's entries were a message of their own until 2026-12; the fields and
+# the wire are the same as TransformStat's.
+ParamDistribution = TransformStat
 from .client import Client
 from .connection import Connection, TlsOptions
 from .dataloader import AugmentCollate, augment_batches

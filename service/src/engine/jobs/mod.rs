@@ -76,7 +76,7 @@ fn now_ms() -> i64 {
 }
 
 fn storage(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
-    move |e| EngineError::Storage(format!("{}: {e}", path.display()))
+    EngineError::state_dir("access", path)
 }
 
 impl Inner {
@@ -89,9 +89,10 @@ impl Inner {
     }
 
     fn persist(&self, record: &JobRecord) -> Result<(), EngineError> {
-        let bytes = serde_json::to_vec_pretty(record)
-            .map_err(|e| EngineError::Storage(format!("job.json: {e}")))?;
-        write_bytes_atomically(&self.job_dir(&record.id).join("job.json"), &bytes)?;
+        let path = self.job_dir(&record.id).join("job.json");
+        let bytes =
+            serde_json::to_vec_pretty(record).map_err(|e| EngineError::corrupt(&path, e))?;
+        write_bytes_atomically(&path, &bytes)?;
         Ok(())
     }
 
@@ -190,8 +191,8 @@ impl JobManager {
         for dir in dirs {
             let path = dir.join("job.json");
             let bytes = std::fs::read(&path).map_err(storage(&path))?;
-            let mut record: JobRecord = serde_json::from_slice(&bytes)
-                .map_err(|e| EngineError::Storage(format!("{}: {e}", path.display())))?;
+            let mut record: JobRecord =
+                serde_json::from_slice(&bytes).map_err(|e| EngineError::corrupt(&path, e))?;
             if let Some(n) = record
                 .id
                 .strip_prefix("job-")

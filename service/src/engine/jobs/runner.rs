@@ -5,7 +5,6 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::metrics::EpochSnapshot;
 use crate::train::{
     EpochRecord, RunConfig, RunControl, RunEvent, StopReason, TrainError, TrainingRun,
 };
@@ -131,9 +130,7 @@ fn pump_events(inner: &Arc<Inner>, id: &str, events: &Receiver<RunEvent>) {
                 }
             }
             RunEvent::Epoch(record) => {
-                inner
-                    .metrics
-                    .job_epoch(id, &EpochSnapshot::from_record(&record));
+                inner.metrics.job_epoch(id, &record);
                 inner.metrics.job_checkpoint(
                     id,
                     std::time::SystemTime::now()

@@ -1,77 +1,84 @@
-//! A published version as the registry holds it: its description ([`ModelMeta`]) and its
-//! weights as plain numbers, which any engine thread can turn into tensors of its own.
+//! A published version as the registry holds it: its description ([`ModelMeta`]: the
+//! registry's own facts composed with the model's [`ModelInfo`] and the distribution it
+//! serves) and its weights as plain numbers, which any engine thread can turn into tensors of
+//! its own.
+//!
+//! On disk a version directory holds the model's two files (`model.safetensors`,
+//! `model.json`, the latter with the served distribution) and `meta.json` with what only the
+//! registry knows (name, version, provenance, creation time). Versions published before
+//! 2026-12 wrote a copy of the model's description into `meta.json` too; those fields are
+//! ignored, except the served distribution where `model.json` lacks it.
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::data::Normalization;
-use crate::nn::{torch_message, ParamSet};
-use crate::train::{load_model, Model, ModelInfo, ServedDistribution, TransformStat};
+use crate::model::{load_model, Model, ModelInfo, ServedDistribution, TransformStat};
+use crate::nn::ParamSet;
+use crate::store::atomic::write_bytes_atomically;
+use crate::torch_error::TorchError;
 
 use super::super::error::EngineError;
-use super::storage;
-
-/// Draws behind a published version's served distribution.
-pub const SERVED_DRAWS: usize = 4096;
-
-fn reference_variant() -> String {
-    crate::nn::AugmenterVariant::Reference.name().into()
-}
-
-/// What is known about a published version besides its weights.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ModelMeta {
-    /// The name.
-    pub name: String,
-    /// The version (1, 2, …).
-    pub version: u64,
-    /// Augmenter kind.
-    pub augmenter: String,
-    /// Augmenter network variant (`narrow`, `spread`, `reference`; absent from versions
-    /// published before variants existed, which are `reference`).
-    #[serde(default = "reference_variant")]
-    pub variant: String,
-    /// The training job's dataset.
-    pub dataset: String,
-    /// Channels.
-    pub channels: usize,
-    /// Training image height.
-    pub height: usize,
-    /// Training image width.
-    pub width: usize,
-    /// Standardization mean.
-    pub mean: Vec<f64>,
-    /// Standardization std.
-    pub std: Vec<f64>,
-    /// The job that published it.
-    pub source_job: String,
-    /// The epoch of the weights.
-    pub epoch: u64,
-    /// That epoch's metrics.
-    pub metrics: BTreeMap<String, f64>,
-    /// The served parameter distribution.
-    pub served: Vec<TransformStat>,
-    /// Draws behind `served`.
-    pub draws: usize,
-    /// Every served std below `collapse_threshold`.
-    pub collapsed: bool,
-    /// The collapse threshold.
-    pub collapse_threshold: f64,
-    /// Unix milliseconds.
-    pub created_unix_ms: i64,
-}
 
 /// Where a version comes from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Provenance {
-    /// The job.
+    /// The job that published it.
     pub job: String,
     /// Its dataset name.
     pub dataset: String,
     /// The epoch's metrics.
     pub metrics: BTreeMap<String, f64>,
+}
+
+/// What is known about a published version besides its weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelMeta {
+    /// The name.
+    pub name: String,
+    /// The version (1, 2, …).
+    pub version: u64,
+    /// Where it comes from.
+    pub provenance: Provenance,
+    /// When it was published (Unix milliseconds).
+    pub created_unix_ms: i64,
+    /// The model's description (kind, variant, normalization, shape, epoch).
+    pub info: ModelInfo,
+    /// The distribution of transformations it serves.
+    pub served: ServedDistribution,
+}
+
+/// `meta.json`: the registry's facts about a version.
+#[derive(Serialize, Deserialize)]
+struct MetaFile {
+    name: String,
+    version: u64,
+    dataset: String,
+    source_job: String,
+    metrics: BTreeMap<String, f64>,
+    created_unix_ms: i64,
+    /// The served distribution as versions published before 2026-12 recorded it here.
+    #[serde(default, skip_serializing)]
+    served: Option<Vec<TransformStat>>,
+    #[serde(default, skip_serializing)]
+    draws: Option<usize>,
+    #[serde(default, skip_serializing)]
+    collapsed: Option<bool>,
+    #[serde(default, skip_serializing)]
+    collapse_threshold: Option<f64>,
+}
+
+impl MetaFile {
+    /// The served distribution of an old `meta.json`, when it has one.
+    fn legacy_served(&self) -> Option<ServedDistribution> {
+        Some(ServedDistribution {
+            params: self.served.clone()?,
+            draws: self.draws?,
+            collapsed: self.collapsed?,
+            threshold: self.collapse_threshold?,
+        })
+    }
 }
 
 /// One tensor of θ as plain numbers.
@@ -87,51 +94,33 @@ struct PlainTensor {
 pub struct ModelEntry {
     /// Its description.
     pub meta: ModelMeta,
-    info: ModelInfo,
     weights: Vec<PlainTensor>,
 }
 
 impl ModelEntry {
     /// A version of `meta` with the weights `theta` (engine threads only: it reads tensors).
-    pub(super) fn new(
-        meta: ModelMeta,
-        info: ModelInfo,
-        theta: &ParamSet,
-    ) -> Result<Self, EngineError> {
+    pub(super) fn new(meta: ModelMeta, theta: &ParamSet) -> Result<Self, EngineError> {
         Ok(Self {
             meta,
-            info,
             weights: plain_weights(theta)?,
         })
     }
 
-    /// The standardization of its images.
-    pub fn normalization(&self) -> Normalization {
-        Normalization {
-            mean: self.meta.mean.clone(),
-            std: self.meta.std.clone(),
-        }
-    }
-
     /// The augmenter as tensors on `device` (engine threads only).
     pub fn instantiate(&self, device: Device) -> Result<Model, EngineError> {
-        let torch = |e: tch::TchError| EngineError::Compute(torch_message(&e));
-        let augmenter = self
-            .info
-            .augmenter()
-            .map_err(|e| EngineError::Compute(e.to_string()))?;
+        let augmenter = self.meta.info.augmenter()?;
         let mut theta = ParamSet::new();
         for t in &self.weights {
             let tensor = Tensor::f_from_slice(&t.values)
                 .and_then(|v| v.f_view(t.shape.as_slice()))
                 .and_then(|v| v.f_to_device(device))
-                .map_err(torch)?;
-            theta
-                .push(t.name.clone(), tensor)
-                .map_err(|e| EngineError::Compute(e.to_string()))?;
+                .map_err(TorchError::from)?;
+            theta.push(t.name.clone(), tensor)?;
         }
+        let mut info = self.meta.info.clone();
+        info.served = Some(self.meta.served.clone());
         Ok(Model {
-            info: self.info.clone(),
+            info,
             augmenter,
             theta,
         })
@@ -139,7 +128,12 @@ impl ModelEntry {
 
     /// Parameter names of its transformation.
     pub fn param_names(&self) -> Vec<String> {
-        self.meta.served.iter().map(|s| s.name.clone()).collect()
+        self.meta
+            .served
+            .params
+            .iter()
+            .map(|s| s.name.clone())
+            .collect()
     }
 }
 
@@ -153,12 +147,11 @@ fn plain_weights(theta: &ParamSet) -> Result<Vec<PlainTensor>, EngineError> {
                 .and_then(|t| t.f_to_kind(Kind::Float))
                 .and_then(|t| t.f_contiguous())
                 .and_then(|t| t.f_flatten(0, -1))
-                .map_err(|e| EngineError::Compute(torch_message(&e)))?;
+                .map_err(TorchError::from)?;
             Ok(PlainTensor {
                 name: name.to_string(),
                 shape: t.size(),
-                values: Vec::<f32>::try_from(&values)
-                    .map_err(|e| EngineError::Compute(torch_message(&e)))?,
+                values: Vec::<f32>::try_from(&values).map_err(TorchError::from)?,
             })
         })
         .collect()
@@ -170,46 +163,79 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The description of version `version` of `name`, published now.
-pub(super) fn meta_of(
-    name: &str,
-    version: u64,
-    info: &ModelInfo,
-    served: &ServedDistribution,
-    provenance: Provenance,
-) -> ModelMeta {
-    ModelMeta {
-        name: name.to_string(),
-        version,
-        augmenter: info.augmenter.clone(),
-        variant: info.variant.clone(),
-        dataset: provenance.dataset,
-        channels: info.mean.len(),
-        height: info.height,
-        width: info.width,
-        mean: info.mean.clone(),
-        std: info.std.clone(),
-        source_job: provenance.job,
-        epoch: info.epoch,
-        metrics: provenance.metrics,
-        served: served.params.clone(),
-        draws: served.draws,
-        collapsed: served.collapsed,
-        collapse_threshold: served.threshold,
-        created_unix_ms: now_ms(),
+impl ModelMeta {
+    /// The description of version `version` of `name` with `info` serving `served`,
+    /// published now.
+    pub(super) fn published_now(
+        name: &str,
+        version: u64,
+        info: ModelInfo,
+        served: ServedDistribution,
+        provenance: Provenance,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            version,
+            provenance,
+            created_unix_ms: now_ms(),
+            info: ModelInfo {
+                served: None,
+                ..info
+            },
+            served,
+        }
     }
 }
 
-/// Loads a version directory as [`ModelRegistry::publish`](super::ModelRegistry::publish) wrote it.
-pub(super) fn load_entry(version_dir: &Path) -> Result<ModelEntry, EngineError> {
-    let meta_path = version_dir.join("meta.json");
-    let bytes = std::fs::read(&meta_path).map_err(storage(&meta_path))?;
-    let meta: ModelMeta = serde_json::from_slice(&bytes)
-        .map_err(|e| EngineError::Storage(format!("{}: {e}", meta_path.display())))?;
-    let model = load_model(version_dir, Device::Cpu)?;
+/// Writes `meta.json` into a version directory.
+pub(super) fn save_meta(path: &Path, meta: &ModelMeta) -> Result<(), EngineError> {
+    let file = MetaFile {
+        name: meta.name.clone(),
+        version: meta.version,
+        dataset: meta.provenance.dataset.clone(),
+        source_job: meta.provenance.job.clone(),
+        metrics: meta.provenance.metrics.clone(),
+        created_unix_ms: meta.created_unix_ms,
+        served: None,
+        draws: None,
+        collapsed: None,
+        collapse_threshold: None,
+    };
+    let bytes = serde_json::to_vec_pretty(&file).map_err(|e| EngineError::corrupt(path, e))?;
+    write_bytes_atomically(path, &bytes)?;
+    Ok(())
+}
+
+/// Loads a version directory as [`ModelRegistry::publish`](super::ModelRegistry::publish)
+/// wrote it (now or before 2026-12), its `meta.json` at `meta_path`.
+pub(super) fn load_entry(version_dir: &Path, meta_path: &Path) -> Result<ModelEntry, EngineError> {
+    let bytes = std::fs::read(meta_path).map_err(EngineError::state_dir("read", meta_path))?;
+    let file: MetaFile =
+        serde_json::from_slice(&bytes).map_err(|e| EngineError::corrupt(meta_path, e))?;
+    let mut model = load_model(version_dir, Device::Cpu)?;
+    let served = match model.info.served.take().or_else(|| file.legacy_served()) {
+        Some(served) => served,
+        None => {
+            return Err(EngineError::corrupt(
+                meta_path,
+                "no served distribution in model.json or meta.json",
+            ))
+        }
+    };
+    let meta = ModelMeta {
+        name: file.name,
+        version: file.version,
+        provenance: Provenance {
+            job: file.source_job,
+            dataset: file.dataset,
+            metrics: file.metrics,
+        },
+        created_unix_ms: file.created_unix_ms,
+        info: model.info,
+        served,
+    };
     Ok(ModelEntry {
         meta,
         weights: plain_weights(&model.theta)?,
-        info: model.info,
     })
 }

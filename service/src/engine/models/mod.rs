@@ -16,13 +16,13 @@ use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::metrics::Metrics;
+use crate::model::{load_model, save_model, served_distribution, SERVED_DRAWS};
 use crate::store::atomic::write_bytes_atomically;
-use crate::train::{load_model, save_model, served_distribution};
 
 use super::error::EngineError;
 
-use entry::{load_entry, meta_of};
-pub use entry::{ModelEntry, ModelMeta, Provenance, SERVED_DRAWS};
+use entry::{load_entry, save_meta};
+pub use entry::{ModelEntry, ModelMeta, Provenance};
 pub use spec::{check_name, ModelSpec};
 
 /// A version as listed: its description and whether it serves.
@@ -64,20 +64,17 @@ pub struct ModelRegistry {
     metrics: Arc<Metrics>,
 }
 
-fn storage(path: &Path) -> impl FnOnce(std::io::Error) -> EngineError + '_ {
-    move |e| EngineError::Storage(format!("{}: {e}", path.display()))
-}
-
 impl ModelRegistry {
     /// Opens (or creates) the registry in `dir`, loading every version found there.
     pub fn open(dir: &Path, metrics: Arc<Metrics>) -> Result<Self, EngineError> {
-        std::fs::create_dir_all(dir).map_err(storage(dir))?;
+        std::fs::create_dir_all(dir).map_err(EngineError::state_dir("create", dir))?;
         let file_path = dir.join("registry.json");
         let file: RegistryFile = match std::fs::read(&file_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| EngineError::Storage(format!("{}: {e}", file_path.display())))?,
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| EngineError::corrupt(&file_path, e))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => RegistryFile::default(),
-            Err(e) => return Err(storage(&file_path)(e)),
+            Err(e) => return Err(EngineError::state_dir("read", &file_path)(e)),
         };
         let mut state = RegistryState::default();
         for name_dir in read_dirs(dir)? {
@@ -98,7 +95,7 @@ impl ModelRegistry {
                     // A publish interrupted before its last write: not a version.
                     continue;
                 }
-                let loaded = load_entry(&version_dir)?;
+                let loaded = load_entry(&version_dir, &meta_path)?;
                 entry.next_version = entry.next_version.max(loaded.meta.version + 1);
                 entry.versions.insert(loaded.meta.version, Arc::new(loaded));
             }
@@ -147,9 +144,9 @@ impl ModelRegistry {
                 .map(|(n, e)| (n.clone(), e.next_version))
                 .collect(),
         };
-        let bytes = serde_json::to_vec_pretty(&file)
-            .map_err(|e| EngineError::Storage(format!("registry.json: {e}")))?;
-        write_bytes_atomically(&self.dir.join("registry.json"), &bytes)?;
+        let path = self.dir.join("registry.json");
+        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| EngineError::corrupt(&path, e))?;
+        write_bytes_atomically(&path, &bytes)?;
         Ok(())
     }
 
@@ -157,8 +154,11 @@ impl ModelRegistry {
         let state = self.read();
         for entry in state.names.values() {
             for m in entry.versions.values() {
-                self.metrics
-                    .set_model_collapsed(&m.meta.name, m.meta.version, m.meta.collapsed);
+                self.metrics.set_model_collapsed(
+                    &m.meta.name,
+                    m.meta.version,
+                    m.meta.served.collapsed,
+                );
             }
         }
         match state
@@ -196,15 +196,14 @@ impl ModelRegistry {
             v
         };
         let version_dir = self.dir.join(name).join(version.to_string());
-        std::fs::create_dir_all(&version_dir).map_err(storage(&version_dir))?;
+        std::fs::create_dir_all(&version_dir)
+            .map_err(EngineError::state_dir("create", &version_dir))?;
         let mut info = model.info.clone();
         info.served = Some(served.clone());
         save_model(&version_dir, &info, &model.theta)?;
-        let meta = meta_of(name, version, &info, &served, provenance);
-        let bytes = serde_json::to_vec_pretty(&meta)
-            .map_err(|e| EngineError::Storage(format!("meta.json: {e}")))?;
-        write_bytes_atomically(&version_dir.join("meta.json"), &bytes)?;
-        let entry = Arc::new(ModelEntry::new(meta, info, &model.theta)?);
+        let meta = ModelMeta::published_now(name, version, info, served, provenance);
+        save_meta(&version_dir.join("meta.json"), &meta)?;
+        let entry = Arc::new(ModelEntry::new(meta, &model.theta)?);
         {
             let mut state = self.write();
             let names = state.names.entry(name.to_string()).or_default();
@@ -384,7 +383,7 @@ impl ModelRegistry {
             self.persist(&state)?;
             for v in &versions {
                 let dir = self.dir.join(&name).join(v.to_string());
-                std::fs::remove_dir_all(&dir).map_err(storage(&dir))?;
+                std::fs::remove_dir_all(&dir).map_err(EngineError::state_dir("remove", &dir))?;
                 self.metrics.remove_model(&name, *v);
             }
             views
@@ -401,10 +400,13 @@ impl ModelRegistry {
 
 fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(storage(dir))?
+        .map_err(EngineError::state_dir("list", dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
     Ok(dirs)
 }
+
+#[cfg(test)]
+mod tests;

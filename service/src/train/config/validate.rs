@@ -8,7 +8,7 @@ use super::error::{problem, ConfigError};
 use super::{AugmentMode, DataSource, RunConfig, ScheduleConfig};
 use crate::data::policy::{Op, MAGNITUDE_BINS};
 use crate::data::Policy;
-use crate::train::model::model_files;
+use crate::model::model_files;
 
 /// The dotted keys that name paths, in the order of [`RunConfig::paths`].
 const PATH_KEYS: [&str; 4] = [

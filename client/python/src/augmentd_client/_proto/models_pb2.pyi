@@ -6,7 +6,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class ParamDistribution(_message.Message):
+class TransformStat(_message.Message):
     __slots__ = ("name", "mean", "std")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MEAN_FIELD_NUMBER: _ClassVar[int]
@@ -59,13 +59,13 @@ class ModelVersion(_message.Message):
     source_job: str
     epoch: int
     metrics: _containers.ScalarMap[str, float]
-    served: _containers.RepeatedCompositeFieldContainer[ParamDistribution]
+    served: _containers.RepeatedCompositeFieldContainer[TransformStat]
     draws: int
     collapsed: bool
     collapse_threshold: float
     created_unix_ms: int
     variant: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., active: _Optional[bool] = ..., default: _Optional[bool] = ..., augmenter: _Optional[str] = ..., dataset: _Optional[str] = ..., channels: _Optional[int] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., mean: _Optional[_Iterable[float]] = ..., std: _Optional[_Iterable[float]] = ..., source_job: _Optional[str] = ..., epoch: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., served: _Optional[_Iterable[_Union[ParamDistribution, _Mapping]]] = ..., draws: _Optional[int] = ..., collapsed: _Optional[bool] = ..., collapse_threshold: _Optional[float] = ..., created_unix_ms: _Optional[int] = ..., variant: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., active: _Optional[bool] = ..., default: _Optional[bool] = ..., augmenter: _Optional[str] = ..., dataset: _Optional[str] = ..., channels: _Optional[int] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., mean: _Optional[_Iterable[float]] = ..., std: _Optional[_Iterable[float]] = ..., source_job: _Optional[str] = ..., epoch: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., served: _Optional[_Iterable[_Union[TransformStat, _Mapping]]] = ..., draws: _Optional[int] = ..., collapsed: _Optional[bool] = ..., collapse_threshold: _Optional[float] = ..., created_unix_ms: _Optional[int] = ..., variant: _Optional[str] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ("name",)

@@ -25,37 +25,35 @@ _sym_db = _symbol_database.Default()
 from . import models_pb2 as augmentd_dot_v1_dot_models__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61ugmentd/v1/training.proto\x12\x0b\x61ugmentd.v1\x1a\x18\x61ugmentd/v1/models.proto\"\xcb\x01\n\x14StartTrainingRequest\x12\x0e\n\x06preset\x18\x01 \x01(\t\x12\x13\n\x0b\x63onfig_toml\x18\x02 \x01(\t\x12\x11\n\toverrides\x18\x03 \x03(\t\x12\x0f\n\x07\x64\x61taset\x18\x04 \x01(\t\x12\x14\n\x0ctest_dataset\x18\x05 \x01(\t\x12\x12\n\nmodel_name\x18\x06 \x01(\t\x12\x1c\n\x14publish_every_epochs\x18\x07 \x01(\r\x12\x15\n\x08\x61\x63tivate\x18\x08 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_activate\"8\n\rTransformStat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mean\x18\x02 \x01(\x01\x12\x0b\n\x03std\x18\x03 \x01(\x01\"\x8e\x03\n\x0b\x45pochRecord\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x12\n\ntrain_loss\x18\x02 \x01(\x01\x12\x15\n\x08val_loss\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x11\n\ttrain_acc\x18\x04 \x01(\x01\x12\x14\n\x07val_acc\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x15\n\x08test_acc\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\n\n\x02lr\x18\x07 \x01(\x01\x12\x0f\n\x07seconds\x18\x08 \x01(\x01\x12\x19\n\x11images_per_second\x18\t \x01(\x01\x12 \n\x13\x61ugmenter_grad_norm\x18\n \x01(\x01H\x03\x88\x01\x01\x12.\n\ntransforms\x18\x0b \x03(\x0b\x32\x1a.augmentd.v1.TransformStat\x12*\n\x06served\x18\x0c \x03(\x0b\x32\x1a.augmentd.v1.TransformStat\x12\x11\n\tcollapsed\x18\r \x01(\x08\x42\x0b\n\t_val_lossB\n\n\x08_val_accB\x0b\n\t_test_accB\x16\n\x14_augmenter_grad_norm\"\xd1\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.augmentd.v1.JobState\x12\x16\n\x0e\x66\x61ilure_reason\x18\x03 \x01(\t\x12\x13\n\x0b\x63onfig_toml\x18\x04 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x05 \x01(\t\x12\x12\n\nmodel_name\x18\x06 \x01(\t\x12\x0e\n\x06\x65pochs\x18\x07 \x01(\x04\x12\x13\n\x0b\x65pochs_done\x18\x08 \x01(\x04\x12\x32\n\x0blast_record\x18\t \x01(\x0b\x32\x18.augmentd.v1.EpochRecordH\x00\x88\x01\x01\x12\x11\n\tpublished\x18\n \x03(\t\x12\x17\n\x0f\x63reated_unix_ms\x18\x0b \x01(\x03\x12\x17\n\x0fstarted_unix_ms\x18\x0c \x01(\x03\x12\x18\n\x10\x66inished_unix_ms\x18\r \x01(\x03\x42\x0e\n\x0c_last_record\"X\n\x0cStepProgress\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x0c\n\x04step\x18\x02 \x01(\x04\x12\x17\n\x0fsteps_per_epoch\x18\x03 \x01(\x04\x12\x12\n\ntrain_loss\x18\x04 \x01(\x01\"\xba\x01\n\x08JobEvent\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x10.augmentd.v1.JobH\x00\x12)\n\x05\x65poch\x18\x02 \x01(\x0b\x32\x18.augmentd.v1.EpochRecordH\x00\x12)\n\x04step\x18\x03 \x01(\x0b\x32\x19.augmentd.v1.StepProgressH\x00\x12.\n\tpublished\x18\x04 \x01(\x0b\x32\x19.augmentd.v1.ModelVersionH\x00\x42\x07\n\x05\x65vent\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"7\n\x0fListJobsRequest\x12$\n\x05state\x18\x01 \x01(\x0e\x32\x15.augmentd.v1.JobState\"2\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.augmentd.v1.Job\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\xd2\x02\n\x08Training\x12\x44\n\rStartTraining\x12!.augmentd.v1.StartTrainingRequest\x1a\x10.augmentd.v1.Job\x12\x36\n\x06GetJob\x12\x1a.augmentd.v1.GetJobRequest\x1a\x10.augmentd.v1.Job\x12G\n\x08ListJobs\x12\x1c.augmentd.v1.ListJobsRequest\x1a\x1d.augmentd.v1.ListJobsResponse\x12<\n\tCancelJob\x12\x1d.augmentd.v1.CancelJobRequest\x1a\x10.augmentd.v1.Job\x12\x41\n\x08WatchJob\x12\x1c.augmentd.v1.WatchJobRequest\x1a\x15.augmentd.v1.JobEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61ugmentd/v1/training.proto\x12\x0b\x61ugmentd.v1\x1a\x18\x61ugmentd/v1/models.proto\"\xcb\x01\n\x14StartTrainingRequest\x12\x0e\n\x06preset\x18\x01 \x01(\t\x12\x13\n\x0b\x63onfig_toml\x18\x02 \x01(\t\x12\x11\n\toverrides\x18\x03 \x03(\t\x12\x0f\n\x07\x64\x61taset\x18\x04 \x01(\t\x12\x14\n\x0ctest_dataset\x18\x05 \x01(\t\x12\x12\n\nmodel_name\x18\x06 \x01(\t\x12\x1c\n\x14publish_every_epochs\x18\x07 \x01(\r\x12\x15\n\x08\x61\x63tivate\x18\x08 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_activate\"\x8e\x03\n\x0b\x45pochRecord\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x12\n\ntrain_loss\x18\x02 \x01(\x01\x12\x15\n\x08val_loss\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x11\n\ttrain_acc\x18\x04 \x01(\x01\x12\x14\n\x07val_acc\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x15\n\x08test_acc\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\n\n\x02lr\x18\x07 \x01(\x01\x12\x0f\n\x07seconds\x18\x08 \x01(\x01\x12\x19\n\x11images_per_second\x18\t \x01(\x01\x12 \n\x13\x61ugmenter_grad_norm\x18\n \x01(\x01H\x03\x88\x01\x01\x12.\n\ntransforms\x18\x0b \x03(\x0b\x32\x1a.augmentd.v1.TransformStat\x12*\n\x06served\x18\x0c \x03(\x0b\x32\x1a.augmentd.v1.TransformStat\x12\x11\n\tcollapsed\x18\r \x01(\x08\x42\x0b\n\t_val_lossB\n\n\x08_val_accB\x0b\n\t_test_accB\x16\n\x14_augmenter_grad_norm\"\xd1\x02\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.augmentd.v1.JobState\x12\x16\n\x0e\x66\x61ilure_reason\x18\x03 \x01(\t\x12\x13\n\x0b\x63onfig_toml\x18\x04 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x05 \x01(\t\x12\x12\n\nmodel_name\x18\x06 \x01(\t\x12\x0e\n\x06\x65pochs\x18\x07 \x01(\x04\x12\x13\n\x0b\x65pochs_done\x18\x08 \x01(\x04\x12\x32\n\x0blast_record\x18\t \x01(\x0b\x32\x18.augmentd.v1.EpochRecordH\x00\x88\x01\x01\x12\x11\n\tpublished\x18\n \x03(\t\x12\x17\n\x0f\x63reated_unix_ms\x18\x0b \x01(\x03\x12\x17\n\x0fstarted_unix_ms\x18\x0c \x01(\x03\x12\x18\n\x10\x66inished_unix_ms\x18\r \x01(\x03\x42\x0e\n\x0c_last_record\"X\n\x0cStepProgress\x12\r\n\x05\x65poch\x18\x01 \x01(\x04\x12\x0c\n\x04step\x18\x02 \x01(\x04\x12\x17\n\x0fsteps_per_epoch\x18\x03 \x01(\x04\x12\x12\n\ntrain_loss\x18\x04 \x01(\x01\"\xba\x01\n\x08JobEvent\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x10.augmentd.v1.JobH\x00\x12)\n\x05\x65poch\x18\x02 \x01(\x0b\x32\x18.augmentd.v1.EpochRecordH\x00\x12)\n\x04step\x18\x03 \x01(\x0b\x32\x19.augmentd.v1.StepProgressH\x00\x12.\n\tpublished\x18\x04 \x01(\x0b\x32\x19.augmentd.v1.ModelVersionH\x00\x42\x07\n\x05\x65vent\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"7\n\x0fListJobsRequest\x12$\n\x05state\x18\x01 \x01(\x0e\x32\x15.augmentd.v1.JobState\"2\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.augmentd.v1.Job\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x32\xd2\x02\n\x08Training\x12\x44\n\rStartTraining\x12!.augmentd.v1.StartTrainingRequest\x1a\x10.augmentd.v1.Job\x12\x36\n\x06GetJob\x12\x1a.augmentd.v1.GetJobRequest\x1a\x10.augmentd.v1.Job\x12G\n\x08ListJobs\x12\x1c.augmentd.v1.ListJobsRequest\x1a\x1d.augmentd.v1.ListJobsResponse\x12<\n\tCancelJob\x12\x1d.augmentd.v1.CancelJobRequest\x1a\x10.augmentd.v1.Job\x12\x41\n\x08WatchJob\x12\x1c.augmentd.v1.WatchJobRequest\x1a\x15.augmentd.v1.JobEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'augmentd.v1.training_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=1555
-  _globals['_JOBSTATE']._serialized_end=1709
+  _globals['_JOBSTATE']._serialized_start=1497
+  _globals['_JOBSTATE']._serialized_end=1651
   _globals['_STARTTRAININGREQUEST']._serialized_start=70
   _globals['_STARTTRAININGREQUEST']._serialized_end=273
-  _globals['_TRANSFORMSTAT']._serialized_start=275
-  _globals['_TRANSFORMSTAT']._serialized_end=331
-  _globals['_EPOCHRECORD']._serialized_start=334
-  _globals['_EPOCHRECORD']._serialized_end=732
-  _globals['_JOB']._serialized_start=735
-  _globals['_JOB']._serialized_end=1072
-  _globals['_STEPPROGRESS']._serialized_start=1074
-  _globals['_STEPPROGRESS']._serialized_end=1162
-  _globals['_JOBEVENT']._serialized_start=1165
-  _globals['_JOBEVENT']._serialized_end=1351
-  _globals['_GETJOBREQUEST']._serialized_start=1353
-  _globals['_GETJOBREQUEST']._serialized_end=1380
-  _globals['_LISTJOBSREQUEST']._serialized_start=1382
-  _globals['_LISTJOBSREQUEST']._serialized_end=1437
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1439
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1489
-  _globals['_CANCELJOBREQUEST']._serialized_start=1491
-  _globals['_CANCELJOBREQUEST']._serialized_end=1521
-  _globals['_WATCHJOBREQUEST']._serialized_start=1523
-  _globals['_WATCHJOBREQUEST']._serialized_end=1552
-  _globals['_TRAINING']._serialized_start=1712
-  _globals['_TRAINING']._serialized_end=2050
+  _globals['_EPOCHRECORD']._serialized_start=276
+  _globals['_EPOCHRECORD']._serialized_end=674
+  _globals['_JOB']._serialized_start=677
+  _globals['_JOB']._serialized_end=1014
+  _globals['_STEPPROGRESS']._serialized_start=1016
+  _globals['_STEPPROGRESS']._serialized_end=1104
+  _globals['_JOBEVENT']._serialized_start=1107
+  _globals['_JOBEVENT']._serialized_end=1293
+  _globals['_GETJOBREQUEST']._serialized_start=1295
+  _globals['_GETJOBREQUEST']._serialized_end=1322
+  _globals['_LISTJOBSREQUEST']._serialized_start=1324
+  _globals['_LISTJOBSREQUEST']._serialized_end=1379
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1381
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1431
+  _globals['_CANCELJOBREQUEST']._serialized_start=1433
+  _globals['_CANCELJOBREQUEST']._serialized_end=1463
+  _globals['_WATCHJOBREQUEST']._serialized_start=1465
+  _globals['_WATCHJOBREQUEST']._serialized_end=1494
+  _globals['_TRAINING']._serialized_start=1654
+  _globals['_TRAINING']._serialized_end=1992
 # @@protoc_insertion_point(module_scope)

@@ -43,16 +43,6 @@ class StartTrainingRequest(_message.Message):
     activate: bool
     def __init__(self, preset: _Optional[str] = ..., config_toml: _Optional[str] = ..., overrides: _Optional[_Iterable[str]] = ..., dataset: _Optional[str] = ..., test_dataset: _Optional[str] = ..., model_name: _Optional[str] = ..., publish_every_epochs: _Optional[int] = ..., activate: _Optional[bool] = ...) -> None: ...
 
-class TransformStat(_message.Message):
-    __slots__ = ("name", "mean", "std")
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    MEAN_FIELD_NUMBER: _ClassVar[int]
-    STD_FIELD_NUMBER: _ClassVar[int]
-    name: str
-    mean: float
-    std: float
-    def __init__(self, name: _Optional[str] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ...) -> None: ...
-
 class EpochRecord(_message.Message):
     __slots__ = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "test_acc", "lr", "seconds", "images_per_second", "augmenter_grad_norm", "transforms", "served", "collapsed")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
@@ -78,10 +68,10 @@ class EpochRecord(_message.Message):
     seconds: float
     images_per_second: float
     augmenter_grad_norm: float
-    transforms: _containers.RepeatedCompositeFieldContainer[TransformStat]
-    served: _containers.RepeatedCompositeFieldContainer[TransformStat]
+    transforms: _containers.RepeatedCompositeFieldContainer[_models_pb2.TransformStat]
+    served: _containers.RepeatedCompositeFieldContainer[_models_pb2.TransformStat]
     collapsed: bool
-    def __init__(self, epoch: _Optional[int] = ..., train_loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., train_acc: _Optional[float] = ..., val_acc: _Optional[float] = ..., test_acc: _Optional[float] = ..., lr: _Optional[float] = ..., seconds: _Optional[float] = ..., images_per_second: _Optional[float] = ..., augmenter_grad_norm: _Optional[float] = ..., transforms: _Optional[_Iterable[_Union[TransformStat, _Mapping]]] = ..., served: _Optional[_Iterable[_Union[TransformStat, _Mapping]]] = ..., collapsed: _Optional[bool] = ...) -> None: ...
+    def __init__(self, epoch: _Optional[int] = ..., train_loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., train_acc: _Optional[float] = ..., val_acc: _Optional[float] = ..., test_acc: _Optional[float] = ..., lr: _Optional[float] = ..., seconds: _Optional[float] = ..., images_per_second: _Optional[float] = ..., augmenter_grad_norm: _Optional[float] = ..., transforms: _Optional[_Iterable[_Union[_models_pb2.TransformStat, _Mapping]]] = ..., served: _Optional[_Iterable[_Union[_models_pb2.TransformStat, _Mapping]]] = ..., collapsed: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "failure_reason", "config_toml", "dataset", "model_name", "epochs", "epochs_done", "last_record", "published", "created_unix_ms", "started_unix_ms", "finished_unix_ms")

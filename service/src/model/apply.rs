@@ -6,9 +6,10 @@ use rand::rngs::StdRng;
 use tch::Tensor;
 
 use crate::nn::{Augmented, NnError};
+use crate::torch_error::TorchError;
 
-use super::error::TrainError;
-use super::model::Model;
+use super::artefact::Model;
+use super::error::ModelError;
 
 /// Augments `images`, standardized [N, C, H, W] floats on the model's device, `copies` times
 /// each: the result's rows `i * copies .. (i + 1) * copies` are copies of image `i`, each with
@@ -20,9 +21,9 @@ pub fn augment_standardized(
     copies: usize,
     rng: &mut StdRng,
     dropout: bool,
-) -> Result<Augmented, TrainError> {
+) -> Result<Augmented, ModelError> {
     if copies == 0 {
-        return Err(TrainError::InvalidArgument(
+        return Err(ModelError::InvalidArgument(
             "at least one copy per image is needed".into(),
         ));
     }
@@ -40,7 +41,7 @@ pub fn augment_standardized(
     let copies = copies as i64;
     let batch = images
         .f_repeat_interleave_self_int(copies, 0, shape[0] * copies)
-        .map_err(NnError::from)?;
+        .map_err(|e| NnError::from(TorchError::from(e)))?;
     let noise = model.augmenter.sample_noise(
         shape[0] * copies,
         rng,
@@ -49,15 +50,14 @@ pub fn augment_standardized(
     )?;
     Ok(model.augmenter.forward(&model.theta, &batch, &noise)?)
 }
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use rand::SeedableRng;
 
     use super::*;
+    use crate::model::test_support::{test_images as images, test_model as model};
     use crate::nn::{AffineVariant, AugmenterKind};
-    use crate::train::model::{test_images as images, test_model as model};
 
     #[test]
     fn a_seed_gives_bit_identical_copies() {
@@ -109,11 +109,11 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         assert!(matches!(
             augment_standardized(&model, &input, 0, &mut rng, true),
-            Err(TrainError::InvalidArgument(_))
+            Err(ModelError::InvalidArgument(_))
         ));
         assert!(matches!(
             augment_standardized(&model, &images(1, 1).view([1, 12, 10]), 1, &mut rng, true),
-            Err(TrainError::Nn(NnError::BadInput { .. }))
+            Err(ModelError::Nn(NnError::BadInput { .. }))
         ));
     }
 }

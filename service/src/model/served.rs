@@ -6,12 +6,28 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::nn::{Augmenter, NnError, ParamSet};
+use crate::nn::{NnError, ParamSet};
+use crate::torch_error::TorchError;
 
 use super::apply::augment_standardized;
-use super::error::TrainError;
-use super::model::Model;
-use super::records::TransformStat;
+use super::artefact::Model;
+use super::error::ModelError;
+use super::moments::ColumnMoments;
+
+/// Mean and standard deviation of one transformation parameter over many samples (an epoch's
+/// training samples, or the draws of a served distribution).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TransformStat {
+    /// The parameter (`a11`, `tx`, …, `brightness`, …).
+    pub name: String,
+    /// Mean over the samples.
+    pub mean: f64,
+    /// Unbiased standard deviation over the same samples.
+    pub std: f64,
+}
+
+/// Draws behind a published model's served distribution.
+pub const SERVED_DRAWS: usize = 4096;
 
 /// A transformation parameter whose standard deviation is below this does not vary.
 pub const COLLAPSE_STD_THRESHOLD: f64 = 1e-3;
@@ -49,36 +65,43 @@ pub fn served_distribution(
     draws: usize,
     seed: u64,
     dropout: bool,
-) -> Result<ServedDistribution, TrainError> {
+) -> Result<ServedDistribution, ModelError> {
     if draws == 0 {
-        return Err(TrainError::InvalidArgument(
+        return Err(ModelError::InvalidArgument(
             "the served distribution needs at least one draw".into(),
         ));
     }
     let channels = model.augmenter.channels() as usize;
-    let (height, width) = (model.info.height.max(1), model.info.width.max(1));
+    let (height, width) = (
+        model.info.shape.height.max(1),
+        model.info.shape.width.max(1),
+    );
     let chunk = (CHUNK_VALUES / (channels * height * width)).clamp(1, CHUNK);
     let device = theta_device(&model.theta)?;
     // Zero in standardized units: the mean colour.
     let shape = [chunk as i64, channels as i64, height as i64, width as i64];
-    let images = Tensor::f_zeros(shape, (Kind::Float, device)).map_err(NnError::from)?;
+    let images = Tensor::f_zeros(shape, (Kind::Float, device)).map_err(torch)?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut values = Vec::new();
+    let names = model.augmenter.transform_names();
+    let mut moments = ColumnMoments::default();
     let mut done = 0;
     while done < draws {
         let n = chunk.min(draws - done);
-        let batch = images.f_narrow(0, 0, n as i64).map_err(NnError::from)?;
+        let batch = images.f_narrow(0, 0, n as i64).map_err(torch)?;
         let augmented = augment_standardized(model, &batch, 1, &mut rng, dropout)?;
         let transform = augmented
             .transform
             .f_to_kind(Kind::Double)
             .and_then(|t| t.f_to_device(tch::Device::Cpu))
             .and_then(|t| t.f_flatten(0, -1))
-            .map_err(NnError::from)?;
-        values.extend(Vec::<f64>::try_from(&transform).map_err(NnError::from)?);
+            .map_err(torch)?;
+        moments.add_rows(
+            &Vec::<f64>::try_from(&transform).map_err(torch)?,
+            names.len(),
+        );
         done += n;
     }
-    let params = statistics(&values, draws, &model.augmenter);
+    let params = moments.finish(&names);
     Ok(ServedDistribution {
         collapsed: is_collapsed(&params),
         params,
@@ -87,7 +110,11 @@ pub fn served_distribution(
     })
 }
 
-fn theta_device(theta: &ParamSet) -> Result<tch::Device, TrainError> {
+fn torch(e: tch::TchError) -> ModelError {
+    NnError::from(TorchError::from(e)).into()
+}
+
+fn theta_device(theta: &ParamSet) -> Result<tch::Device, ModelError> {
     theta
         .tensors()
         .first()
@@ -95,37 +122,12 @@ fn theta_device(theta: &ParamSet) -> Result<tch::Device, TrainError> {
         .ok_or_else(|| NnError::MissingParameter("any augmenter weight".into()).into())
 }
 
-/// Mean and unbiased std of each column of the row-major [draws, P] `values`.
-fn statistics(values: &[f64], draws: usize, augmenter: &Augmenter) -> Vec<TransformStat> {
-    let names = augmenter.transform_names();
-    let columns = names.len();
-    let n = draws as f64;
-    names
-        .iter()
-        .enumerate()
-        .map(|(j, name)| {
-            let column = || values.iter().skip(j).step_by(columns);
-            let mean = column().sum::<f64>() / n;
-            let var = if draws > 1 {
-                column().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
-            } else {
-                0.0
-            };
-            TransformStat {
-                name: (*name).to_string(),
-                mean,
-                std: var.sqrt(),
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::nn::{spread_range, AffineVariant, AugmenterKind, AugmenterVariant};
-    use crate::train::model::test_model;
+    use crate::model::test_support::test_model;
+    use crate::nn::{AffineVariant, AugmenterKind, AugmenterVariant, TransformParam};
 
     #[test]
     fn a_fresh_augmenter_varies_and_a_seed_repeats_its_distribution() {
@@ -185,7 +187,7 @@ mod tests {
         assert!(!is_collapsed(&[]));
         assert!(matches!(
             served_distribution(&model, 0, 3, true),
-            Err(TrainError::InvalidArgument(_))
+            Err(ModelError::InvalidArgument(_))
         ));
     }
 
@@ -196,7 +198,7 @@ mod tests {
             .augmenter
             .clone()
             .with_variant(AugmenterVariant::Spread);
-        model.info.variant = "spread".into();
+        model.info.variant = AugmenterVariant::Spread;
         model.theta = model
             .augmenter
             .init(9, Kind::Float, tch::Device::Cpu)
@@ -220,7 +222,10 @@ mod tests {
         let served = served_distribution(&model, 4096, 3, true).unwrap();
         assert!(!served.collapsed, "{served:?}");
         for stat in &served.params {
-            let floor = spread_range(&stat.name).floor;
+            let floor = TransformParam::from_name(&stat.name)
+                .unwrap()
+                .spread_range()
+                .floor;
             assert!(
                 (stat.std - floor).abs() < 0.05 * floor,
                 "{}: std {} vs floor {floor}",

@@ -1,0 +1,28 @@
+//! The trained augmenter as an artefact, shared by the training runs that save it, the
+//! registry that publishes it and the augment pool that serves it: its description
+//! ([`ModelInfo`]), its two files (load and save), applying it ([`augment_standardized`]) and
+//! the distribution of transformations it serves ([`served_distribution`], with the collapse
+//! flag of ALGORITHM.md).
+mod apply;
+mod artefact;
+mod error;
+mod info;
+mod moments;
+mod served;
+#[cfg(test)]
+pub(crate) mod test_support;
+#[cfg(test)]
+mod tests;
+
+pub use apply::augment_standardized;
+pub use artefact::{load_model, model_files, save_model, Model};
+pub use error::ModelError;
+pub use info::{ModelInfo, MODEL_FORMAT};
+pub use moments::ColumnMoments;
+pub use served::{
+    is_collapsed, served_distribution, ServedDistribution, TransformStat, COLLAPSE_STD_THRESHOLD,
+    SERVED_DRAWS,
+};
+
+/// The result of [`augment_standardized`]: images and their transformations.
+pub use crate::nn::Augmented;
