@@ -39,8 +39,7 @@ async fn training_series_appear_and_move() {
     let client = common::client(&server, None).await;
     let job = client
         .start_training(proto::StartTrainingRequest {
-            config_toml: common::synthetic_toml("affine_color", 3, 16, 200, 3),
-            ..Default::default()
+            ..common::synthetic_request("affine_color", 3, 16, 200, 3)
         })
         .await
         .unwrap();

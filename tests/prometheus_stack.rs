@@ -67,8 +67,7 @@ async fn prometheus_scrapes_rules_and_dashboard_against_a_live_server() {
     assert!(answers.iter().all(Result::is_ok), "{answers:?}");
     let job = client
         .start_training(proto::StartTrainingRequest {
-            config_toml: common::synthetic_toml("affine_color", 3, 16, 200, 7),
-            ..Default::default()
+            ..common::synthetic_request("affine_color", 3, 16, 200, 7)
         })
         .await
         .unwrap();

@@ -18,9 +18,8 @@ async fn a_stopped_server_resumes_its_job_after_a_restart() {
 
     let job = client
         .start_training(proto::StartTrainingRequest {
-            config_toml: common::synthetic_toml("small_affine", 1, 16, 40, 2),
             model_name: "resumed".into(),
-            ..Default::default()
+            ..common::synthetic_request("small_affine", 1, 16, 40, 2)
         })
         .await
         .unwrap();

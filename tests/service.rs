@@ -333,10 +333,9 @@ async fn jobs_start_watch_cancel_and_refuse_bad_configs() {
     // A finished job watched late: the job, then every epoch, then its model; then the end.
     let job = client
         .start_training(proto::StartTrainingRequest {
-            config_toml: common::synthetic_toml("small_affine", 1, SIDE, 2, 4),
             model_name: "late".into(),
             publish_every_epochs: 1,
-            ..Default::default()
+            ..common::synthetic_request("small_affine", 1, SIDE, 2, 4)
         })
         .await
         .unwrap();
@@ -374,10 +373,7 @@ async fn jobs_start_watch_cancel_and_refuse_bad_configs() {
     assert_eq!(got.last_record.unwrap().epoch, 1);
 
     // Cancel: a running job stops at its next step; a queued one at once.
-    let long = |seed| proto::StartTrainingRequest {
-        config_toml: common::synthetic_toml("small_affine", 1, SIDE, 500, seed),
-        ..Default::default()
-    };
+    let long = |seed| common::synthetic_request("small_affine", 1, SIDE, 500, seed);
     let running = client.start_training(long(5)).await.unwrap();
     let queued = client.start_training(long(6)).await.unwrap();
     assert_eq!(
@@ -410,16 +406,15 @@ async fn jobs_start_watch_cancel_and_refuse_bad_configs() {
         async move { code(client.start_training(request).await.unwrap_err()) }
     };
     let (c, m) = refuse(proto::StartTrainingRequest {
-        config_toml: common::synthetic_toml("small_affine", 1, SIDE, 2, 4),
         overrides: vec!["classifier.lr=-1".into()],
-        ..Default::default()
+        ..common::synthetic_request("small_affine", 1, SIDE, 2, 4)
     })
     .await;
     assert_eq!(c, Code::InvalidArgument, "{m}");
     assert!(m.contains("classifier.lr"), "{m}");
     let (c, m) = refuse(proto::StartTrainingRequest {
         config_toml: common::synthetic_toml("small_affine", 1, SIDE, 2, 4) + "\nsurprise = 1\n",
-        ..Default::default()
+        ..common::synthetic_request("small_affine", 1, SIDE, 2, 4)
     })
     .await;
     assert_eq!(c, Code::InvalidArgument, "{m}");
@@ -449,9 +444,8 @@ async fn jobs_start_watch_cancel_and_refuse_bad_configs() {
     .await;
     assert_eq!(c, Code::InvalidArgument, "{m}");
     let (c, m) = refuse(proto::StartTrainingRequest {
-        config_toml: common::synthetic_toml("small_affine", 1, SIDE, 2, 4),
         overrides: vec!["data.val_ratio=0".into()],
-        ..Default::default()
+        ..common::synthetic_request("small_affine", 1, SIDE, 2, 4)
     })
     .await;
     assert_eq!(c, Code::InvalidArgument, "{m}");
@@ -464,9 +458,8 @@ async fn jobs_start_watch_cancel_and_refuse_bad_configs() {
     // A run without a validation split: no validation figures on the wire.
     let plain = client
         .start_training(proto::StartTrainingRequest {
-            config_toml: common::synthetic_toml("none", 1, SIDE, 1, 4),
             overrides: vec!["data.val_ratio=0".into()],
-            ..Default::default()
+            ..common::synthetic_request("none", 1, SIDE, 1, 4)
         })
         .await
         .unwrap();

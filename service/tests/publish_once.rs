@@ -55,6 +55,7 @@ async fn a_server_killed_after_a_publication_does_not_publish_it_again() {
     let (mut first, url) = serve(state.path());
     let job = TrainingClient::new(channel(&url).await)
         .start_training(pb::StartTrainingRequest {
+            preset: process::PRESET.into(),
             config_toml: config(EPOCHS),
             model_name: "once".into(),
             ..Default::default()

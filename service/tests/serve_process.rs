@@ -57,6 +57,7 @@ async fn killed_server_resumes_its_job_and_sigterm_exits_zero() {
     assert_eq!(health.status(), ServingStatus::Serving);
     let job = TrainingClient::new(channel(&url).await)
         .start_training(pb::StartTrainingRequest {
+            preset: process::PRESET.into(),
             config_toml: process::config(EPOCHS),
             model_name: "crash".into(),
             ..Default::default()

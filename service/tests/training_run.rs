@@ -20,37 +20,26 @@ use augmentd::train::{
 
 const EPOCHS: u64 = 4;
 
+/// The preset the test run refines.
+const PRESET: &str = "synthetic-smoke";
+
+/// The test run over [`PRESET`], as a config file: its own seed, EPOCHS epochs, a step schedule
+/// and 3 grid images, in `mode`.
 fn config_text(mode: &str) -> String {
     format!(
         r#"
 seed = 11
-device = "cpu"
 epochs = {EPOCHS}
-batch_size = 16
-
-[data]
-source = "synthetic"
-val_ratio = 0.25
-synthetic = {{ classes = 4, per_class = 24, channels = 1, side = 16 }}
-
-[classifier]
-arch = "small-cnn"
-lr = 0.05
-momentum = 0.9
-weight_decay = 5e-4
-schedule = {{ kind = "step", milestones = [2], factor = 0.5 }}
-
-[augment]
-mode = "{mode}"
-baseline = "none"
-lr = 0.05
-momentum = 0.9
-weight_decay = 0.01
-
-[output]
-grid_images = 3
+classifier.schedule = {{ kind = "step", milestones = [2], factor = 0.5 }}
+augment.mode = "{mode}"
+output.grid_images = 3
 "#
     )
+}
+
+/// The test run in `mode`, refined by `sets`.
+fn config_with(mode: &str, sets: &[String]) -> RunConfig {
+    RunConfig::load_text(Some(PRESET), &config_text(mode), sets).unwrap()
 }
 
 fn records(dir: &Path) -> Vec<EpochRecord> {
@@ -68,7 +57,7 @@ fn records(dir: &Path) -> Vec<EpochRecord> {
 #[test]
 fn a_short_run_writes_records_checkpoints_and_pictures() {
     let dir = tempfile::tempdir().unwrap();
-    let config = RunConfig::from_toml(&config_text("affine_color")).unwrap();
+    let config = config_with("affine_color", &[]);
     let summary = TrainingRun::new(config, dir.path())
         .unwrap()
         .run(None)
@@ -203,9 +192,9 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
 fn plain_and_handcrafted_modes_train_without_an_augmenter() {
     for mode in ["none", "handcrafted"] {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = RunConfig::from_toml(&config_text(mode)).unwrap();
+        let mut config = config_with(mode, &[]);
         config.epochs = 2;
-        config.augment.baseline = "crop+flip".into();
+        config.augment.baseline = "crop+flip".parse().unwrap();
         let summary = TrainingRun::new(config, dir.path())
             .unwrap()
             .run(None)
@@ -221,7 +210,7 @@ fn plain_and_handcrafted_modes_train_without_an_augmenter() {
 /// reports that epoch (reported only once checkpointed). Returns what it wrote on stderr.
 fn train_process(config: &Path, dir: &Path, kill_after: Option<u64>) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_augmentd"))
-        .args(["train", "--quiet", "--config"])
+        .args(["train", "--quiet", "--preset", PRESET, "--config"])
         .arg(config)
         .arg("--run-dir")
         .arg(dir)
@@ -298,7 +287,7 @@ const STEPS: usize = 5;
 #[test]
 fn a_stopped_run_resumes_and_models_are_saved_every_k_epochs() {
     let root = tempfile::tempdir().unwrap();
-    let mut config = RunConfig::from_toml(&config_text("small_affine")).unwrap();
+    let mut config = config_with("small_affine", &[]);
     config.output.model_every = 2;
 
     // Uninterrupted, with every event.
@@ -451,10 +440,10 @@ fn run_with_events(
 #[test]
 fn a_run_without_validation_trains_on_every_image_and_resumes() {
     let root = tempfile::tempdir().unwrap();
-    let mut config = RunConfig::from_toml(&config_text("handcrafted")).unwrap();
+    let mut config = config_with("handcrafted", &[]);
     config.data.val_ratio = 0.0;
     config.epochs = 3;
-    config.augment.baseline = "crop+flip".into();
+    config.augment.baseline = "crop+flip".parse().unwrap();
 
     let whole = root.path().join("whole");
     let (summary, events) = run_with_events(&config, &whole, None);
@@ -528,7 +517,7 @@ fn a_run_without_validation_trains_on_every_image_and_resumes() {
 #[test]
 fn the_test_set_is_evaluated_every_k_epochs_and_after_the_last() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = RunConfig::from_toml(&config_text("none")).unwrap();
+    let mut config = config_with("none", &[]);
     config.epochs = 3;
     config.output.test_every = 2;
     let summary = TrainingRun::new(config, dir.path())
@@ -564,7 +553,7 @@ fn the_test_set_is_evaluated_every_k_epochs_and_after_the_last() {
 
 /// A learned `small_affine` run of one epoch in `root/learned`; returns its final model.
 fn learned_model(root: &Path) -> PathBuf {
-    let mut config = RunConfig::from_toml(&config_text("small_affine")).unwrap();
+    let mut config = config_with("small_affine", &[]);
     config.epochs = 1;
     TrainingRun::new(config, &root.join("learned"))
         .unwrap()
@@ -576,16 +565,10 @@ fn learned_model(root: &Path) -> PathBuf {
 
 /// The test configuration in `served` mode with `model`, 2 epochs, the flip baseline under it.
 fn served_config(model: &Path) -> RunConfig {
-    let text = config_text("served").replace(
-        "mode = \"served\"",
-        &format!(
-            "mode = \"served\"\nmodel = {:?}",
-            model.display().to_string()
-        ),
-    );
-    let mut config = RunConfig::from_toml(&text).unwrap();
+    let model = format!("augment.model={:?}", model.display().to_string());
+    let mut config = config_with("served", &[model]);
     config.epochs = 2;
-    config.augment.baseline = "flip".into();
+    config.augment.baseline = "flip".parse().unwrap();
     config
 }
 
@@ -692,7 +675,7 @@ fn a_served_run_repeats_bit_for_bit_and_runs_from_the_cli() {
     std::fs::write(&file, config_text("small_affine")).unwrap();
     let cli = root.path().join("cli");
     let output = Command::new(env!("CARGO_BIN_EXE_augmentd"))
-        .args(["train", "--quiet", "--config"])
+        .args(["train", "--quiet", "--preset", PRESET, "--config"])
         .arg(&file)
         .args(["--set", "augment.mode=served", "--set"])
         .arg(format!("augment.model={}", model.display()))

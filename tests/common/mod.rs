@@ -50,37 +50,34 @@ pub async fn client(server: &ServerHandle, token: Option<&str>) -> Client {
     Client::connect(options).await.expect("client connects")
 }
 
-/// A synthetic run configuration: `channels`×`side`², 4 classes, small-cnn.
+/// The preset of every test job: generated images, small-cnn, seconds per run.
+pub const PRESET: &str = "synthetic-smoke";
+
+/// A synthetic run configuration over [`PRESET`]: `channels`×`side`², 4 classes, small-cnn.
 pub fn synthetic_toml(mode: &str, channels: usize, side: usize, epochs: u64, seed: u64) -> String {
     format!(
         r#"
 seed = {seed}
-device = "cpu"
 epochs = {epochs}
-batch_size = 16
-
-[data]
-source = "synthetic"
-val_ratio = 0.25
-synthetic = {{ classes = 4, per_class = 24, channels = {channels}, side = {side} }}
-
-[classifier]
-arch = "small-cnn"
-lr = 0.05
-momentum = 0.9
-weight_decay = 5e-4
-
-[augment]
-mode = "{mode}"
-baseline = "none"
-lr = 0.05
-momentum = 0.9
-weight_decay = 0.01
-
-[output]
-grid_images = 0
+data.synthetic = {{ classes = 4, per_class = 24, channels = {channels}, side = {side} }}
+augment.mode = "{mode}"
 "#
     )
+}
+
+/// A StartTraining request of a synthetic run in `mode` (see [`synthetic_toml`]).
+pub fn synthetic_request(
+    mode: &str,
+    channels: usize,
+    side: usize,
+    epochs: u64,
+    seed: u64,
+) -> proto::StartTrainingRequest {
+    proto::StartTrainingRequest {
+        preset: PRESET.into(),
+        config_toml: synthetic_toml(mode, channels, side, epochs, seed),
+        ..Default::default()
+    }
 }
 
 /// A StartTraining request of a synthetic run publishing under `name`.
@@ -92,9 +89,8 @@ pub fn synthetic_job(
     seed: u64,
 ) -> proto::StartTrainingRequest {
     proto::StartTrainingRequest {
-        config_toml: synthetic_toml("affine_color", channels, side, epochs, seed),
         model_name: name.into(),
-        ..Default::default()
+        ..synthetic_request("affine_color", channels, side, epochs, seed)
     }
 }
 

@@ -85,12 +85,9 @@ pub fn load(config: &RunConfig) -> Result<RunData, DataError> {
         (train, Some(val))
     };
     // Computed statistics come from the images trained on, never from validation ones.
-    let normalization = match data.normalization.as_str() {
-        "cifar10" => Normalization::cifar10(),
-        "cifar100" => Normalization::cifar100(),
-        "mnist" => Normalization::mnist(),
-        "fashion-mnist" => Normalization::fashion_mnist(),
-        _ => train.channel_stats()?,
+    let normalization = match data.normalization.fixed() {
+        Some(fixed) => fixed,
+        None => train.channel_stats()?,
     };
     normalization.check(train.shape().channels)?;
     Ok(RunData {
@@ -106,30 +103,15 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// The `synthetic-smoke` run on 3 classes of 10 images, 8 × 8.
     fn synthetic(val_ratio: f64, mode: &str) -> RunConfig {
-        RunConfig::from_toml(&format!(
-            r#"
-seed = 3
-device = "cpu"
-epochs = 1
-batch_size = 8
-[data]
-source = "synthetic"
-val_ratio = {val_ratio}
-synthetic = {{ classes = 3, per_class = 10, channels = 1, side = 8 }}
-[classifier]
-arch = "small-cnn"
-lr = 0.1
-momentum = 0.9
-weight_decay = 0.0
-[augment]
-mode = "{mode}"
-lr = 0.1
-momentum = 0.9
-weight_decay = 0.0
-"#
-        ))
-        .unwrap()
+        let sets = [
+            "seed=3".to_string(),
+            format!("data.val_ratio={val_ratio}"),
+            "data.synthetic={ classes = 3, per_class = 10, channels = 1, side = 8 }".to_string(),
+            format!("augment.mode={mode}"),
+        ];
+        RunConfig::load(Some("synthetic-smoke"), None, &sets).unwrap()
     }
 
     #[test]

@@ -2,22 +2,27 @@
 //! records, pictures and checkpoints; saving the trained augmenter as a model (the artefact itself is
 //! [`crate::model`]).
 mod bilevel_batches;
+mod bilevel_learner;
 mod config;
 mod control;
 mod datasets;
+mod epoch;
 mod error;
 mod evaluate;
+mod frozen_fingerprint;
+mod frozen_learner;
+mod learner;
 pub mod pictures;
+mod plain_learner;
 mod presets;
 mod publish;
 mod records;
 mod run;
-mod served_learner;
 mod state;
 
 pub use config::{
     AugmentConfig, AugmentMode, ClassifierConfig, ConfigError, DataConfig, DataSource,
-    OutputConfig, RunConfig, ScheduleConfig, SyntheticConfig,
+    NormalizationSpec, OutputConfig, RunConfig, ScheduleConfig, SyntheticConfig,
 };
 pub use control::{RunControl, StopReason};
 pub use error::TrainError;

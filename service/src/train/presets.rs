@@ -1,9 +1,15 @@
-//! The named run configurations: the method's two published configurations (ALGORITHM.md) and
-//! a CPU-sized Fashion-MNIST run. Each is a complete TOML document that a config file and
+//! The named run configurations: the method's two published configurations (ALGORITHM.md), a
+//! CPU-sized Fashion-MNIST run, and a seconds-long smoke run on generated images (the run of the
+//! tests and of demos without data). Each is a complete TOML document that a config file and
 //! `--set key=value` flags refine.
 
 /// Names of the presets, for listings and error messages.
-pub const PRESET_NAMES: [&str; 3] = ["cifar10-paper", "bach-paper", "fmnist-small"];
+pub const PRESET_NAMES: [&str; 4] = [
+    "cifar10-paper",
+    "bach-paper",
+    "fmnist-small",
+    "synthetic-smoke",
+];
 
 /// The TOML text of a preset.
 pub fn preset_toml(name: &str) -> Option<&'static str> {
@@ -11,6 +17,7 @@ pub fn preset_toml(name: &str) -> Option<&'static str> {
         "cifar10-paper" => Some(CIFAR10_PAPER),
         "bach-paper" => Some(BACH_PAPER),
         "fmnist-small" => Some(FMNIST_SMALL),
+        "synthetic-smoke" => Some(SYNTHETIC_SMOKE),
         _ => None,
     }
 }
@@ -102,4 +109,34 @@ baseline = "none"
 lr = 0.2
 momentum = 0.9
 weight_decay = 0.01
+"#;
+
+/// Generated gratings (4 classes × 24 images, 1 × 16 × 16), small-cnn, batch 16, 4 epochs on the
+/// CPU, the learned `small_affine`, no grid: a whole run in seconds, without data.
+const SYNTHETIC_SMOKE: &str = r#"
+seed = 6442
+device = "cpu"
+epochs = 4
+batch_size = 16
+
+[data]
+source = "synthetic"
+val_ratio = 0.25
+synthetic = { classes = 4, per_class = 24, channels = 1, side = 16 }
+
+[classifier]
+arch = "small-cnn"
+lr = 0.05
+momentum = 0.9
+weight_decay = 5e-4
+
+[augment]
+mode = "small_affine"
+baseline = "none"
+lr = 0.05
+momentum = 0.9
+weight_decay = 0.01
+
+[output]
+grid_images = 0
 "#;

@@ -8,14 +8,6 @@ use super::super::error::EngineError;
 use super::super::models::check_name;
 use super::record::{JobsConfig, TrainingRequest};
 
-/// Keys a request may not set: the server decides where data and weights come from.
-const PATH_KEYS: [&str; 4] = [
-    "data.path",
-    "data.test_path",
-    "classifier.initial_weights",
-    "augment.model",
-];
-
 /// What a checked request becomes: the run's configuration and the names stored with the job.
 pub(super) struct CheckedRequest {
     /// The validated configuration the job runs.
@@ -58,7 +50,8 @@ fn build_config(
         let table: toml::Table = request.config_toml.parse().map_err(|e: toml::de::Error| {
             EngineError::invalid("config_toml", e.message().to_string())
         })?;
-        for key in PATH_KEYS {
+        // A request may not set a path: the server decides where data and weights come from.
+        for &key in RunConfig::path_keys() {
             let (section, field) = key.split_once('.').unwrap_or((key, ""));
             let set = table
                 .get(section)
@@ -71,7 +64,7 @@ fn build_config(
     }
     for assignment in &request.overrides {
         let key = assignment.split('=').next().unwrap_or("").trim();
-        if PATH_KEYS.contains(&key) {
+        if RunConfig::path_keys().contains(&key) {
             return Err(path_refused(key));
         }
     }
@@ -83,7 +76,10 @@ fn build_config(
         ));
     }
     let mut config = RunConfig::load_text(preset, &request.config_toml, &request.overrides)?;
-    config.device = settings.device.clone();
+    config.device = settings
+        .device
+        .parse()
+        .map_err(|e: crate::device::DeviceError| EngineError::invalid("device", e.to_string()))?;
     if config.data.source == DataSource::Synthetic {
         config.data.path = None;
         config.data.test_path = None;

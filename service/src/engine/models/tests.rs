@@ -152,6 +152,7 @@ fn a_damaged_version_is_refused_as_lost_data_naming_its_file() {
         );
         let fault = match &error {
             EngineError::Corrupt { .. } => Fault::Corrupt,
+            EngineError::Store(e) => e.fault(),
             EngineError::Model(e) => e.fault(),
             other => panic!("{file}: {other:?}"),
         };

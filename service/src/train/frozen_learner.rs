@@ -1,30 +1,27 @@
 //! The learner of a `served` run: a fresh classifier trained with plain SGD on batches that a
 //! frozen, already trained augmenter (`augment.model`) augments the way the Augment RPC does —
 //! [`augment_standardized`], one copy, dropout on, the noise of each batch drawn from the run's
-//! seeded RNG — on top of the hand-crafted baseline the loader already applied. Also the
-//! fingerprint of that model kept in the run directory, so that a run whose model file changed
-//! is refused rather than resumed with another augmenter.
-use std::path::{Path, PathBuf};
+//! seeded RNG — on top of the hand-crafted baseline the loader already applied. The model's
+//! fingerprint in the run directory is `frozen_fingerprint`'s.
+use std::path::Path;
 
 use rand::rngs::StdRng;
-use serde::{Deserialize, Serialize};
+use rand::SeedableRng;
 use tch::{Device, Tensor};
 
 use crate::bilevel::{column_stats, BatchRef, ClassifierState};
-use crate::data::{ImageShape, Normalization};
+use crate::data::{EpochBatches, ImageShape, Normalization};
 use crate::nn::Augmented;
-use crate::store::atomic::write_bytes_atomically;
-use crate::store::sha256_of_file;
 
 use super::error::TrainError;
-use crate::model::{augment_standardized, load_model, model_files, Model};
+use super::learner::{EpochStart, EpochSummary, Learner, Preview, StepOutcome, StepTotals};
+use super::publish::ModelSource;
+use super::state::Parts;
+use crate::model::{augment_standardized, is_collapsed, load_model, model_files, Model};
 
 /// Means and stds closer than this (relative) are the same normalization: a model's
 /// description stores them as JSON, which reads floats back to within an ulp.
 const SAME_NORMALIZATION: f64 = 1e-9;
-
-/// The file of the run directory that fingerprints the frozen model.
-pub const FINGERPRINT_FILE: &str = "served-model.json";
 
 /// A trained augmenter, frozen, checked against the images of the run it augments.
 pub struct FrozenAugmenter {
@@ -119,7 +116,7 @@ impl FrozenAugmenter {
 
 /// What one step of a served run measured.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServedStep {
+pub struct FrozenStep {
     /// The classifier's training loss on the augmented batch.
     pub train_loss: f64,
     /// Images of the augmented batch its logits classified correctly.
@@ -131,103 +128,113 @@ pub struct ServedStep {
 }
 
 /// A classifier trained on what a frozen augmenter makes of its batches.
-pub struct ServedLearner {
+pub struct FrozenLearner {
     /// The classifier with its optimizer.
     pub classifier: ClassifierState,
     /// The augmenter, never updated.
     pub augmenter: FrozenAugmenter,
+    /// The noise of the epoch in progress.
+    rng: StdRng,
 }
 
-impl ServedLearner {
-    /// Augments `batch` (noise from `rng`) and takes one plain SGD step on the result.
-    pub fn step(&mut self, batch: BatchRef, rng: &mut StdRng) -> Result<ServedStep, TrainError> {
-        let augmented = self.augmenter.augment(batch.images, rng)?;
-        let step = self.classifier.plain_step(BatchRef {
-            images: &augmented.images,
-            labels: batch.labels,
-        })?;
-        let (transform_mean, transform_std) = column_stats(&augmented.transform)?;
-        Ok(ServedStep {
-            train_loss: step.loss,
-            train_correct: step.correct,
-            transform_mean,
-            transform_std,
-        })
+impl FrozenLearner {
+    /// `classifier` trained on what `augmenter` makes of its batches.
+    pub fn new(classifier: ClassifierState, augmenter: FrozenAugmenter) -> Self {
+        Self {
+            classifier,
+            augmenter,
+            // Reseeded at every epoch's start.
+            rng: StdRng::seed_from_u64(0),
+        }
     }
 }
 
-/// The model a served run started with, as the run directory remembers it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct ModelFingerprint {
-    /// The weights file, as configured.
-    weights: PathBuf,
-    /// SHA-256 of the weights file.
-    weights_sha256: String,
-    /// SHA-256 of the description beside it.
-    description_sha256: String,
+/// Augments `batch` with `augmenter` (noise from `rng`) and steps `classifier` on the result.
+fn frozen_step(
+    classifier: &mut ClassifierState,
+    augmenter: &FrozenAugmenter,
+    batch: BatchRef,
+    rng: &mut StdRng,
+) -> Result<FrozenStep, TrainError> {
+    let augmented = augmenter.augment(batch.images, rng)?;
+    let step = classifier.plain_step(BatchRef {
+        images: &augmented.images,
+        labels: batch.labels,
+    })?;
+    let (transform_mean, transform_std) = column_stats(&augmented.transform)?;
+    Ok(FrozenStep {
+        train_loss: step.loss,
+        train_correct: step.correct,
+        transform_mean,
+        transform_std,
+    })
 }
 
-/// Lower-case hex SHA-256 of a file.
-fn sha256_of(path: &Path) -> Result<String, TrainError> {
-    Ok(sha256_of_file(path)?.0)
-}
+impl Learner for FrozenLearner {
+    fn start_epoch(&mut self, start: &EpochStart) -> Result<(), TrainError> {
+        self.rng = StdRng::seed_from_u64(start.noise_seed);
+        Ok(())
+    }
 
-/// Records the fingerprint of the model at `path` in `run_dir` at a run's first start, and at
-/// every later start refuses a model whose files changed since.
-pub fn check_model_unchanged(run_dir: &Path, path: &Path) -> Result<(), TrainError> {
-    let [weights, description] = model_files(path);
-    let now = ModelFingerprint {
-        weights_sha256: sha256_of(&weights)?,
-        description_sha256: sha256_of(&description)?,
-        weights: weights.clone(),
-    };
-    let file = run_dir.join(FINGERPRINT_FILE);
-    let unreadable = |problem: String| TrainError::RunDir {
-        path: file.clone(),
-        problem,
-    };
-    match std::fs::read(&file) {
-        Ok(bytes) => {
-            let then: ModelFingerprint = serde_json::from_slice(&bytes)
-                .map_err(|e| unreadable(format!("not a model fingerprint: {e}")))?;
-            let changed = |what: &str, then: &str, now: &str| {
-                (then != now)
-                    .then(|| format!("{what} has SHA-256 {now}, the run started with {then}"))
-            };
-            let differences: Vec<String> = [
-                changed(
-                    "model.safetensors",
-                    &then.weights_sha256,
-                    &now.weights_sha256,
-                ),
-                changed(
-                    "model.json",
-                    &then.description_sha256,
-                    &now.description_sha256,
-                ),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            if differences.is_empty() {
-                return Ok(());
-            }
-            Err(TrainError::ServedModel {
-                path: weights,
-                problem: format!(
-                    "changed since this run started ({}); restore it or use a new run directory",
-                    differences.join("; ")
-                ),
-            })
+    fn step(
+        &mut self,
+        batches: &mut EpochBatches,
+        device: Device,
+    ) -> Result<Option<StepOutcome>, TrainError> {
+        let Some(batch) = batches.next() else {
+            return Ok(None);
+        };
+        let batch = batch?.to_device(device)?;
+        let report = frozen_step(
+            &mut self.classifier,
+            &self.augmenter,
+            BatchRef::from(&batch),
+            &mut self.rng,
+        )?;
+        Ok(Some(StepOutcome {
+            loss: report.train_loss,
+            correct: report.train_correct,
+            images: batch.len(),
+            augmenter_grad_norm: None,
+            transform: Some((report.transform_mean, report.transform_std)),
+        }))
+    }
+
+    fn classifier(&self) -> &ClassifierState {
+        &self.classifier
+    }
+
+    fn classifier_mut(&mut self) -> &mut ClassifierState {
+        &mut self.classifier
+    }
+
+    fn parts(&mut self) -> Parts<'_> {
+        Parts {
+            classifier: &mut self.classifier,
+            augmenter: None,
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let json = serde_json::to_vec_pretty(&now)
-                .map_err(|e| unreadable(format!("cannot write the model fingerprint: {e}")))?;
-            write_bytes_atomically(&file, &json)?;
-            Ok(())
-        }
-        Err(e) => Err(TrainError::io(&file)(e)),
+    }
+
+    fn epoch_summary(
+        &self,
+        totals: &StepTotals,
+        _served_seed: u64,
+    ) -> Result<EpochSummary, TrainError> {
+        let transforms = totals.transforms.finish(&self.augmenter.transform_names());
+        Ok(EpochSummary {
+            augmenter_grad_norm: None,
+            collapsed: is_collapsed(&transforms),
+            transforms,
+            served: Vec::new(),
+        })
+    }
+
+    fn preview(&self, preview: &Preview, rng: &mut StdRng) -> Result<Option<Tensor>, TrainError> {
+        Ok(Some(self.augmenter.augment(preview.images, rng)?.images))
+    }
+
+    fn model_source(&self) -> Option<ModelSource<'_>> {
+        None
     }
 }
 
@@ -238,7 +245,6 @@ mod tests {
     use tch::Kind;
 
     use super::*;
-    use crate::model::save_model;
     use crate::model::test_support::{test_images as images, test_model};
     use crate::nn::{AugmenterKind, Classifier, ClassifierArch};
     use crate::optim::SgdConfig;
@@ -317,17 +323,20 @@ mod tests {
         let kind = AugmenterKind::SmallAffine(crate::nn::AffineVariant::Affine);
         let model = test_model(kind, 1, 8);
         let augmenter = FrozenAugmenter::new(model, Path::new("m"), &normalization, shape).unwrap();
-        let mut learner = ServedLearner {
-            classifier: classifier(),
-            augmenter,
-        };
+        let mut learner = FrozenLearner::new(classifier(), augmenter);
         let input = images(6, 1);
         let labels = Tensor::from_slice(&[0i64, 1, 2, 0, 1, 2]);
         let batch = BatchRef {
             images: &input,
             labels: &labels,
         };
-        let step = learner.step(batch, &mut StdRng::seed_from_u64(33)).unwrap();
+        let step = frozen_step(
+            &mut learner.classifier,
+            &learner.augmenter,
+            batch,
+            &mut StdRng::seed_from_u64(33),
+        )
+        .unwrap();
 
         // The same classifier stepped by hand on augment_standardized's images.
         let model = test_model(kind, 1, 8);
@@ -386,29 +395,5 @@ mod tests {
         .err()
         .unwrap();
         assert!(err.to_string().contains("12×10") && err.to_string().contains("16×16"));
-    }
-
-    #[test]
-    fn a_changed_model_file_is_refused_at_the_next_start() {
-        let models = tempfile::tempdir().unwrap();
-        let run_dir = tempfile::tempdir().unwrap();
-        let model = test_model(AugmenterKind::AffineColor, 3, 5);
-        let weights = save_model(models.path(), &model.info, &model.theta).unwrap();
-        check_model_unchanged(run_dir.path(), &weights).unwrap();
-        let stored = std::fs::read_to_string(run_dir.path().join(FINGERPRINT_FILE)).unwrap();
-        assert!(stored.contains(&sha256_of(&weights).unwrap()));
-        // The directory names the same files.
-        check_model_unchanged(run_dir.path(), models.path()).unwrap();
-
-        let other = test_model(AugmenterKind::AffineColor, 3, 6);
-        save_model(models.path(), &other.info, &other.theta).unwrap();
-        let err = check_model_unchanged(run_dir.path(), &weights).unwrap_err();
-        let text = err.to_string();
-        assert!(matches!(err, TrainError::ServedModel { .. }), "{text}");
-        assert!(
-            text.contains("changed since this run started") && text.contains("model.safetensors"),
-            "{text}"
-        );
-        assert!(!text.contains("model.json has"), "{text}");
     }
 }

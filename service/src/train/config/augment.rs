@@ -1,0 +1,149 @@
+//! The `[augment]` section: the augmentation mode (none, hand-crafted, a learned augmenter
+//! trained by the bilevel step, or a frozen trained one), the hand-crafted baseline underneath,
+//! and the augmenter's optimizer.
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::names::{by_name, by_name_opt};
+use crate::data::policy::{RANDAUGMENT_MAGNITUDE, RANDAUGMENT_OPS};
+use crate::data::{Baseline, CROP_PADDING};
+use crate::nn::{AugmenterKind, AugmenterVariant};
+
+/// How training images are augmented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AugmentMode {
+    /// Plain training: no augmentation beyond `baseline` (the method's baseline).
+    None,
+    /// The hand-crafted `baseline` level alone.
+    Handcrafted,
+    /// A learned augmenter, trained by the bilevel step, on top of `baseline`.
+    Learned(AugmenterKind),
+    /// A frozen, already trained augmenter (`augment.model`) applied on top of `baseline` as
+    /// the Augment RPC applies it, to train a fresh classifier with plain SGD. Its name in a
+    /// configuration is `served` (the documented one): it applies what a server serves.
+    Frozen,
+}
+
+impl AugmentMode {
+    /// Whether the mode trains an augmenter (and so needs validation batches).
+    pub fn is_learned(self) -> bool {
+        matches!(self, Self::Learned(_))
+    }
+}
+
+impl FromStr for AugmentMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "none" => Ok(Self::None),
+            "handcrafted" => Ok(Self::Handcrafted),
+            "served" => Ok(Self::Frozen),
+            other => other.parse().map(Self::Learned).map_err(|_| {
+                let learned: Vec<String> = AugmenterKind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown mode '{other}': expected none, handcrafted, served, {}",
+                    learned.join(", ")
+                )
+            }),
+        }
+    }
+}
+
+impl fmt::Display for AugmentMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Handcrafted => f.write_str("handcrafted"),
+            Self::Frozen => f.write_str("served"),
+            Self::Learned(kind) => write!(f, "{kind}"),
+        }
+    }
+}
+
+/// The augmentation section.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentConfig {
+    /// `none`, `handcrafted`, `served`, `small_affine[:variant]` or `affine_color`.
+    #[serde(with = "by_name")]
+    pub mode: AugmentMode,
+    /// The trained augmenter a `served` run applies, frozen: a `model.safetensors` written by
+    /// a learned run, or the directory holding it (served mode only).
+    #[serde(default)]
+    pub model: Option<PathBuf>,
+    /// The hand-crafted transforms: the level in `handcrafted` mode, the part kept underneath
+    /// a learned augmenter otherwise (`flip` for the CIFAR-10 configuration). RandAugment's
+    /// settings are kept apart (see [`Self::baseline_with_settings`]).
+    #[serde(default, with = "by_name")]
+    pub baseline: Baseline,
+    /// Colour jitter on top of the baseline.
+    #[serde(default)]
+    pub color_jitter: bool,
+    /// Zero padding, each side, of the baseline's random crop (4, the CIFAR-10 pipeline's, by
+    /// default; 2 suits 28 × 28 Fashion-MNIST). Left out of the stored configuration at the
+    /// default, so run directories from before the key still resume.
+    #[serde(
+        default = "default_crop_padding",
+        skip_serializing_if = "is_default_crop_padding"
+    )]
+    pub crop_padding: usize,
+    /// RandAugment's operations per image when the baseline has `randaugment` (torchvision's
+    /// `num_ops`, 2 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub randaugment_ops: Option<usize>,
+    /// RandAugment's magnitude bin, 0–30, when the baseline has `randaugment` (torchvision's
+    /// `magnitude`, 9 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub randaugment_magnitude: Option<usize>,
+    /// The augmenter network of the learned modes: `narrow` (the default) or `spread` (mean and
+    /// spread per parameter with a floor, see `nn/variant.rs`), or `reference` (the method as
+    /// published).
+    /// Filled in with the default for learned modes when absent, so a run directory records
+    /// which one it trains; absent in the other modes.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "by_name_opt")]
+    pub variant: Option<AugmenterVariant>,
+    /// Soft bound on the learned affine matrix's distance from the identity (off: none).
+    #[serde(default)]
+    pub bound: Option<f64>,
+    /// Virtual steps per bilevel step.
+    #[serde(default = "one")]
+    pub inner_steps: usize,
+    /// Augmenter SGD learning rate (constant).
+    pub lr: f64,
+    /// Augmenter SGD momentum.
+    pub momentum: f64,
+    /// Augmenter SGD weight decay.
+    pub weight_decay: f64,
+}
+
+impl AugmentConfig {
+    /// The baseline the loader applies: [`Self::baseline`] with RandAugment's operation count
+    /// and magnitude bin (torchvision's defaults when absent).
+    pub fn baseline_with_settings(&self) -> Baseline {
+        self.baseline.with_randaugment(
+            self.randaugment_ops.unwrap_or(RANDAUGMENT_OPS),
+            self.randaugment_magnitude.unwrap_or(RANDAUGMENT_MAGNITUDE),
+        )
+    }
+
+    /// The augmenter variant a learned mode trains (the default when absent).
+    pub fn variant_or_default(&self) -> AugmenterVariant {
+        self.variant.unwrap_or_default()
+    }
+}
+
+fn default_crop_padding() -> usize {
+    CROP_PADDING
+}
+
+fn is_default_crop_padding(padding: &usize) -> bool {
+    *padding == CROP_PADDING
+}
+
+fn one() -> usize {
+    1
+}
