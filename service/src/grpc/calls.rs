@@ -31,7 +31,7 @@ use tracing::{Instrument, Span};
 
 use crate::metrics::Metrics;
 
-use super::server::SERVICE_NAMES;
+use super::services::SERVICE_NAMES;
 
 /// The methods of the augmentd services, the only values the `method` label takes besides
 /// [`UNKNOWN_METHOD`].

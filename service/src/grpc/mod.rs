@@ -9,10 +9,12 @@ mod models;
 mod observe;
 pub mod serve_config;
 pub mod server;
+mod services;
 mod status;
 mod training;
 
 pub use augmenter::deadline_of;
 pub use auth::{read_token_file, Scope, Tokens};
 pub use serve_config::{ServeConfig, ServeConfigError, ServeFlags, TlsFiles};
-pub use server::{start, ServeError, ServerHandle, SERVICE_NAMES};
+pub use server::{start, ServeError, ServerHandle};
+pub use services::SERVICE_NAMES;

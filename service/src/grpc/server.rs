@@ -26,14 +26,8 @@ use super::auth::{Authorize, Scope};
 use super::calls::CallLayer;
 use super::models::ModelsService;
 use super::serve_config::{ServeConfig, TlsFiles};
+use super::services::SERVICE_NAMES;
 use super::training::TrainingService;
-
-/// The service names health reports on (besides "", the whole server).
-pub const SERVICE_NAMES: [&str; 3] = [
-    "augmentd.v1.Augmenter",
-    "augmentd.v1.Training",
-    "augmentd.v1.Models",
-];
 
 /// Why the server could not start or run.
 #[derive(Debug, thiserror::Error)]

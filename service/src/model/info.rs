@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{ImageShape, Normalization};
 use crate::nn::{Augmenter, AugmenterKind, AugmenterVariant, NnResult};
 
-use super::served::ServedDistribution;
+use super::distribution::ServedDistribution;
 
 /// The format tag of `model.json`.
 pub const MODEL_FORMAT: &str = "augmentd-augmenter/1";

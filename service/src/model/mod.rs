@@ -5,6 +5,7 @@
 //! flag of ALGORITHM.md).
 mod apply;
 mod artefact;
+mod distribution;
 mod error;
 mod info;
 mod moments;
@@ -16,13 +17,11 @@ mod tests;
 
 pub use apply::augment_standardized;
 pub use artefact::{load_model, model_files, save_model, Model};
+pub use distribution::{is_collapsed, ServedDistribution, COLLAPSE_STD_THRESHOLD, SERVED_DRAWS};
 pub use error::ModelError;
 pub use info::{ModelInfo, MODEL_FORMAT};
-pub use moments::ColumnMoments;
-pub use served::{
-    is_collapsed, served_distribution, ServedDistribution, TransformStat, COLLAPSE_STD_THRESHOLD,
-    SERVED_DRAWS,
-};
+pub use moments::{ColumnMoments, TransformStat};
+pub use served::served_distribution;
 
 /// The result of [`augment_standardized`]: images and their transformations.
 pub use crate::nn::Augmented;

@@ -1,7 +1,19 @@
 //! Per-column mean and unbiased standard deviation, pooled from raw rows or from summaries of
 //! groups (a step's mean and std over its samples) by Chan's parallel update, which stays exact
 //! where the spread is tiny next to the mean: the case the collapse flag must decide.
-use super::served::TransformStat;
+use serde::{Deserialize, Serialize};
+
+/// Mean and standard deviation of one transformation parameter over many samples (an epoch's
+/// training samples, or the draws of a served distribution).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TransformStat {
+    /// The parameter (`a11`, `tx`, …, `brightness`, …).
+    pub name: String,
+    /// Mean over the samples.
+    pub mean: f64,
+    /// Unbiased standard deviation over the same samples.
+    pub std: f64,
+}
 
 /// Running moments of `P` columns.
 #[derive(Debug, Default, Clone)]

@@ -1,9 +1,7 @@
-//! The distribution of transformations a model serves, and the collapse flag of ALGORITHM.md
-//! ("Serving the learned augmenter"): an augmenter whose every transformation parameter barely
-//! varies applies one fixed transform to every image, whatever the noise.
+//! Measuring the distribution of transformations a model serves ([`ServedDistribution`]), by
+//! sampling it as ALGORITHM.md ("Serving the learned augmenter") serves it.
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::nn::{NnError, ParamSet};
@@ -11,51 +9,15 @@ use crate::torch_error::TorchError;
 
 use super::apply::augment_standardized;
 use super::artefact::Model;
+use super::distribution::{is_collapsed, ServedDistribution, COLLAPSE_STD_THRESHOLD};
 use super::error::ModelError;
 use super::moments::ColumnMoments;
-
-/// Mean and standard deviation of one transformation parameter over many samples (an epoch's
-/// training samples, or the draws of a served distribution).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TransformStat {
-    /// The parameter (`a11`, `tx`, …, `brightness`, …).
-    pub name: String,
-    /// Mean over the samples.
-    pub mean: f64,
-    /// Unbiased standard deviation over the same samples.
-    pub std: f64,
-}
-
-/// Draws behind a published model's served distribution.
-pub const SERVED_DRAWS: usize = 4096;
-
-/// A transformation parameter whose standard deviation is below this does not vary.
-pub const COLLAPSE_STD_THRESHOLD: f64 = 1e-3;
 
 /// Most samples augmented at once.
 const CHUNK: usize = 512;
 /// Most input values (samples × channels × height × width) in one chunk, so that large images
 /// (512 × 512 patches) are sampled a few at a time.
 const CHUNK_VALUES: usize = 1 << 24;
-
-/// Mean and standard deviation of every transformation parameter over many draws.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ServedDistribution {
-    /// One entry per transformation parameter, named as in the training records.
-    pub params: Vec<TransformStat>,
-    /// Draws the statistics are over.
-    pub draws: usize,
-    /// Every parameter's std is below `threshold`: the model serves one fixed transform.
-    pub collapsed: bool,
-    /// The threshold `collapsed` was decided with ([`COLLAPSE_STD_THRESHOLD`]).
-    pub threshold: f64,
-}
-
-/// Whether every parameter's std is below [`COLLAPSE_STD_THRESHOLD`]; no statistics (no
-/// augmenter) is not a collapse.
-pub fn is_collapsed(stats: &[TransformStat]) -> bool {
-    !stats.is_empty() && stats.iter().all(|s| s.std < COLLAPSE_STD_THRESHOLD)
-}
 
 /// The distribution `model` serves: `draws` transformations sampled from `seed` (with dropout
 /// masks when `dropout`, as served by default), applied to mean-coloured images of the model's

@@ -12,6 +12,7 @@ mod evaluate;
 mod frozen_fingerprint;
 mod frozen_learner;
 mod learner;
+mod new_learner;
 pub mod pictures;
 mod plain_learner;
 mod presets;

@@ -29,7 +29,7 @@ use super::datasets::{self, RunData};
 use super::epoch::{epoch_mix, send, Epochs, SERVED_STREAM, VAL_STREAM};
 use super::error::TrainError;
 use super::frozen_fingerprint::check_model_unchanged;
-use super::learner;
+use super::new_learner;
 use super::pictures::{save_accuracy_plot, AccuracyPoint};
 use super::publish::publish;
 use super::records::{EpochRecord, RunEvent};
@@ -119,7 +119,7 @@ impl TrainingRun {
         let c = &self.config;
         let device = c.device.resolve()?;
         let data = datasets::load(c)?;
-        let mut learner = learner::build(c, &data, device)?;
+        let mut learner = new_learner::build(c, &data, device)?;
         let RunData {
             train,
             val,

@@ -1,0 +1,73 @@
+//! The learner a run's configuration asks for, built with its classifier (initial weights
+//! loaded when given) and, by mode, nothing else, the frozen trained augmenter, or the
+//! augmenter it trains.
+use tch::{Device, Kind};
+
+use crate::bilevel::{BilevelConfig, BilevelLearner, ClassifierState};
+use crate::nn::{Augmenter, Classifier, ParamSet};
+use crate::optim::SgdConfig;
+
+use super::bilevel_learner::BilevelRunLearner;
+use super::config::{AugmentMode, RunConfig};
+use super::datasets::RunData;
+use super::error::TrainError;
+use super::frozen_learner::{FrozenAugmenter, FrozenLearner};
+use super::learner::Learner;
+use super::plain_learner::PlainLearner;
+
+/// The learner `config` asks for, on `device`, for `data`.
+pub fn build(
+    config: &RunConfig,
+    data: &RunData,
+    device: Device,
+) -> Result<Box<dyn Learner>, TrainError> {
+    let c = config;
+    let shape = data.train.shape();
+    let net = Classifier::new(
+        c.classifier.arch,
+        shape.channels as i64,
+        data.train.num_classes() as i64,
+    )?;
+    let (mut weights, buffers) = net.init(c.seed, Kind::Float, device)?;
+    if let Some(path) = &c.classifier.initial_weights {
+        weights = ParamSet::load_like(&weights, path, true)?;
+    }
+    let classifier_opt = SgdConfig {
+        lr: c.classifier.lr,
+        momentum: c.classifier.momentum,
+        weight_decay: c.classifier.weight_decay,
+    };
+    Ok(match c.augment.mode {
+        AugmentMode::None | AugmentMode::Handcrafted => Box::new(PlainLearner::new(
+            ClassifierState::new((net, weights, buffers), classifier_opt)?,
+            &c.augment,
+        )),
+        AugmentMode::Frozen => Box::new(FrozenLearner::new(
+            ClassifierState::new((net, weights, buffers), classifier_opt)?,
+            FrozenAugmenter::load(c.served_model()?, &data.normalization, shape, device)?,
+        )),
+        AugmentMode::Learned(kind) => {
+            let n = &data.normalization;
+            let augmenter = Augmenter::new(kind, n.mean.clone(), n.std.clone(), c.augment.bound)?
+                .with_variant(c.augment.variant_or_default());
+            let theta = augmenter.init(c.seed.wrapping_add(1), Kind::Float, device)?;
+            let bilevel = BilevelConfig {
+                inner_steps: c.augment.inner_steps,
+                classifier: classifier_opt,
+                augmenter: SgdConfig {
+                    lr: c.augment.lr,
+                    momentum: c.augment.momentum,
+                    weight_decay: c.augment.weight_decay,
+                },
+            };
+            let learner =
+                BilevelLearner::new((net, weights, buffers), (augmenter, theta), bilevel)?;
+            Box::new(BilevelRunLearner::new(
+                learner,
+                n.clone(),
+                shape,
+                c.augment.bound,
+            ))
+        }
+    })
+}
