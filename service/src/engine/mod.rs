@@ -25,6 +25,7 @@ use tch::Device;
 
 use crate::device::DeviceSpec;
 use crate::metrics::Metrics;
+use crate::store::StateDir;
 
 pub use augment::{AugmentOutput, AugmentPool, AugmentReply, AugmentTask, PoolConfig};
 pub use batch::{BatchDims, Layout, PixelType, RawBatch};
@@ -105,7 +106,7 @@ impl Engine {
             .unwrap_or_else(|| threads::intra_op_share(threads::available_cpus(), config.workers));
         threads::set_intra_op_threads(torch_threads);
         let registry = Arc::new(ModelRegistry::open(
-            &config.state_dir.join("models"),
+            StateDir::new(&config.state_dir).models().root(),
             metrics.clone(),
         )?);
         let pool = AugmentPool::start(
@@ -119,7 +120,7 @@ impl Engine {
         )?;
         let jobs = JobManager::open(
             JobsConfig {
-                dir: config.state_dir.join("jobs"),
+                dir: StateDir::new(&config.state_dir).jobs().root().to_path_buf(),
                 data_dir: config.data_dir.clone(),
                 device: device_name(device),
                 slots: config.job_slots.get(),

@@ -81,7 +81,7 @@ impl CheckpointStore {
     /// Opens the store of `run_dir`, creating `run_dir/checkpoints` if needed and removing the
     /// temporary files that writers killed mid-save left there.
     pub fn open(run_dir: &Path) -> Result<Self, StoreError> {
-        let root = run_dir.join("checkpoints");
+        let root = super::RunDir::new(run_dir).checkpoints();
         fs::create_dir_all(&root).map_err(|e| StoreError::io(&root, e))?;
         remove_stale_temporaries(&root)?;
         Ok(Self { root })

@@ -253,6 +253,11 @@ impl RunDir {
     pub fn accuracy_plot(&self) -> PathBuf {
         self.root.join("accuracy.png")
     }
+
+    /// `served-model.json`: the fingerprint of the frozen model a `served` run started with.
+    pub fn frozen_model_fingerprint(&self) -> PathBuf {
+        self.root.join("served-model.json")
+    }
 }
 
 /// `epoch-NNNN`, as runs have always named their per-epoch files (four digits, more when
@@ -318,5 +323,9 @@ mod tests {
         assert_eq!(run.grids(), Path::new("/r/grids"));
         assert_eq!(run.grid(7), Path::new("/r/grids/epoch-0007.png"));
         assert_eq!(run.accuracy_plot(), Path::new("/r/accuracy.png"));
+        assert_eq!(
+            run.frozen_model_fingerprint(),
+            Path::new("/r/served-model.json")
+        );
     }
 }

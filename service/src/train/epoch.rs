@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use tch::Device;
 
 use crate::data::{BatchLoader, ImageSet, LoaderConfig, Normalization};
+use crate::store::RunDir;
 
 use super::config::RunConfig;
 use super::control::RunControl;
@@ -145,10 +146,11 @@ impl Epochs<'_> {
         let Some(augmented) = learner.preview(&preview, &mut rng)? else {
             return Ok(());
         };
-        let dir = self.dir.join("grids");
+        let run = RunDir::new(self.dir);
+        let dir = run.grids();
         std::fs::create_dir_all(&dir).map_err(TrainError::io(&dir))?;
         save_pairs_grid(
-            &dir.join(format!("epoch-{epoch:04}.png")),
+            &run.grid(epoch),
             &norm.unstandardize(&batch.images)?,
             &norm.unstandardize(&augmented)?,
         )?;

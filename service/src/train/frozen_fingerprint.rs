@@ -5,13 +5,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::store::atomic::write_bytes_atomically;
-use crate::store::sha256_of_file;
+use crate::store::{sha256_of_file, RunDir};
 
 use super::error::TrainError;
 use crate::model::model_files;
-
-/// The file of the run directory that fingerprints the frozen model.
-pub const FINGERPRINT_FILE: &str = "served-model.json";
 
 /// The model a served run started with, as the run directory remembers it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -39,7 +36,7 @@ pub fn check_model_unchanged(run_dir: &Path, path: &Path) -> Result<(), TrainErr
         description_sha256: sha256_of(&description)?,
         weights: weights.clone(),
     };
-    let file = run_dir.join(FINGERPRINT_FILE);
+    let file = RunDir::new(run_dir).frozen_model_fingerprint();
     let unreadable = |problem: String| TrainError::RunDir {
         path: file.clone(),
         problem,
@@ -103,7 +100,9 @@ mod tests {
         let model = test_model(AugmenterKind::AffineColor, 3, 5);
         let weights = save_model(models.path(), &model.info, &model.theta).unwrap();
         check_model_unchanged(run_dir.path(), &weights).unwrap();
-        let stored = std::fs::read_to_string(run_dir.path().join(FINGERPRINT_FILE)).unwrap();
+        let stored =
+            std::fs::read_to_string(RunDir::new(run_dir.path()).frozen_model_fingerprint())
+                .unwrap();
         assert!(stored.contains(&sha256_of(&weights).unwrap()));
         // The directory names the same files.
         check_model_unchanged(run_dir.path(), models.path()).unwrap();

@@ -21,7 +21,7 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
 use crate::data::{BatchLoader, ImageSet, LoaderConfig, Normalization};
-use crate::store::CheckpointStore;
+use crate::store::{CheckpointStore, RunDir};
 
 use super::config::RunConfig;
 use super::control::RunControl;
@@ -66,7 +66,7 @@ impl TrainingRun {
         config.validate()?;
         config.check_paths()?;
         std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
-        let stored = dir.join("config.toml");
+        let stored = RunDir::new(dir).config();
         let text = config.to_toml();
         match std::fs::read_to_string(&stored) {
             // Also a run directory that spells a name another way than today's `to_toml`
@@ -186,7 +186,10 @@ impl TrainingRun {
             let every = c.output.model_every;
             let saved = match learner.model_source() {
                 Some(source) if every > 0 && (epoch + 1) % every == 0 => {
-                    let dir = self.dir.join("models").join(format!("epoch-{epoch:04}"));
+                    let dir = RunDir::new(&self.dir)
+                        .epoch_model(epoch)
+                        .root()
+                        .to_path_buf();
                     let seed = epoch_mix(c.seed, epoch, SERVED_STREAM);
                     Some(publish(&source, epoch, seed, &dir)?.path)
                 }
@@ -257,7 +260,7 @@ impl TrainingRun {
                 test: r.test_acc,
             })
             .collect();
-        save_accuracy_plot(&self.dir.join("accuracy.png"), &points)?;
+        save_accuracy_plot(&RunDir::new(&self.dir).accuracy_plot(), &points)?;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use tch::Tensor;
 use crate::bilevel::{AugmenterState, ClassifierState};
 use crate::nn::{NnError, ParamSet};
 use crate::store::atomic::write_bytes_atomically;
-use crate::store::{CheckpointStore, SkippedCheckpoint};
+use crate::store::{CheckpointStore, RunDir, SkippedCheckpoint};
 
 use super::config::RunConfig;
 use super::error::TrainError;
@@ -161,6 +161,6 @@ pub fn write_records(dir: &Path, records: &[EpochRecord]) -> Result<(), TrainErr
         text.push_str(&line);
         text.push('\n');
     }
-    write_bytes_atomically(&dir.join("records.jsonl"), text.as_bytes())?;
+    write_bytes_atomically(&RunDir::new(dir).records(), text.as_bytes())?;
     Ok(())
 }
