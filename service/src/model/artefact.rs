@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use tch::{Device, Kind};
 
-use crate::nn::{Augmenter, NnError, ParamSet};
+use crate::nn::{Augmenter, ParamSet};
 use crate::store::atomic::{write_atomically, write_bytes_atomically};
 use crate::store::ModelDir;
 
@@ -52,7 +52,8 @@ pub fn save_model(dir: &Path, info: &ModelInfo, theta: &ParamSet) -> Result<Path
 
 /// Loads a model from its `.safetensors` path (or the `.json` beside it, or its directory)
 /// onto `device`. A missing file is [`ModelError::Missing`]; a description that does not
-/// parse, or weights that do not fit it, are [`ModelError::Corrupt`].
+/// parse is [`ModelError::Corrupt`], weights that do not fit it an [`crate::nn::NnError::Weights`]
+/// (both of fault [`crate::fault::Fault::Corrupt`]).
 pub fn load_model(path: &Path, device: Device) -> Result<Model, ModelError> {
     let [weights, info_file] = model_files(path);
     let text = std::fs::read_to_string(&info_file).map_err(ModelError::io(&info_file))?;
@@ -68,10 +69,8 @@ pub fn load_model(path: &Path, device: Device) -> Result<Model, ModelError> {
         return Err(ModelError::Missing { path: weights });
     }
     let template = augmenter.init(0, Kind::Float, device)?;
-    let theta = ParamSet::load_like(&template, &weights, false).map_err(|e| match e {
-        NnError::Weights { path, problem } => ModelError::Corrupt { path, problem },
-        other => other.into(),
-    })?;
+    // Weights that do not fit are `NnError::Weights`, whose fault is already Corrupt.
+    let theta = ParamSet::load_like(&template, &weights, false)?;
     Ok(Model {
         info,
         augmenter,
