@@ -25,6 +25,7 @@ from .dataloader import AugmentCollate, augment_batches
 from .errors import (
     AugmentdError,
     CancelledError,
+    DataLossError,
     DeadlineExceededError,
     FailedPreconditionError,
     InternalError,
@@ -51,6 +52,7 @@ __all__ = [
     "AugmentStream",
     "AugmentdError",
     "CancelledError",
+    "DataLossError",
     "Client",
     "Connection",
     "DeadlineExceededError",

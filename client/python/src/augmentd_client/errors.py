@@ -84,6 +84,11 @@ class InternalError(AugmentdError):
     """INTERNAL (or another server-side failure): the request failed, the server goes on."""
 
 
+class DataLossError(InternalError):
+    """DATA_LOSS: a file the server stores (a model's weights or description, the registry, a
+    checkpoint) is damaged or not in its format; the message names the file."""
+
+
 class CancelledError(AugmentdError):
     """CANCELLED: the call was cancelled (by this client, e.g. a closed stream)."""
 
@@ -99,7 +104,7 @@ _ERROR_CLASSES: dict[grpc.StatusCode, type[AugmentdError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.INTERNAL: InternalError,
-    grpc.StatusCode.DATA_LOSS: InternalError,
+    grpc.StatusCode.DATA_LOSS: DataLossError,
     grpc.StatusCode.UNKNOWN: InternalError,
     grpc.StatusCode.CANCELLED: CancelledError,
 }
