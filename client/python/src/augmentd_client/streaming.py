@@ -74,6 +74,10 @@ class AugmentStream(Iterator[Any]):
                 request = self._options.request(raw, seed=stream_seed(self._options.seed, index), request_id=str(index))
                 self._pending.append((index, spec))
                 yield request
+        except GeneratorExit:
+            # gRPC closes the request iterator once the call has ended (a server error, a
+            # cancel): not an input error, and the reader must see the call's own status.
+            raise
         except BaseException as error:  # noqa: BLE001 - handed to the reader, not swallowed
             with self._lock:
                 self._input_error = error
