@@ -6,7 +6,7 @@
 //! and of AugmentStream at concurrency 1 and 8, and, as the reference, the engine's own
 //! augmentation of the same batches with no gRPC in between (conversion included).
 //!
-//! Usage: `grpc-augment [--requests N] [--workers N] [--batch N] [--device D] [--out FILE.md]`.
+//! Usage: `grpc-augment [--requests N] [--workers N] [--torch-threads N] [--batch N] [--device D] [--out FILE.md]`.
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,8 @@ use tonic::transport::Channel;
 struct Options {
     requests: usize,
     workers: usize,
+    /// libtorch intra-op threads (default: the server's, CPUs ÷ workers).
+    torch_threads: Option<usize>,
     batch: usize,
     device: DeviceSpec,
     out: Option<std::path::PathBuf>,
@@ -34,6 +36,7 @@ fn options() -> Result<Options> {
     let mut o = Options {
         requests: 64,
         workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        torch_threads: None,
         batch: 128,
         device: DeviceSpec::Cpu,
         out: None,
@@ -44,10 +47,13 @@ fn options() -> Result<Options> {
         match flag.as_str() {
             "--requests" => o.requests = value()?.parse().context("--requests")?,
             "--workers" => o.workers = value()?.parse().context("--workers")?,
+            "--torch-threads" => {
+                o.torch_threads = Some(value()?.parse().context("--torch-threads")?)
+            }
             "--batch" => o.batch = value()?.parse().context("--batch")?,
             "--device" => o.device = value()?.parse()?,
             "--out" => o.out = Some(value()?.into()),
-            other => bail!("unknown argument '{other}' (expected --requests, --workers, --batch, --device, --out)"),
+            other => bail!("unknown argument '{other}' (expected --requests, --workers, --torch-threads, --batch, --device, --out)"),
         }
     }
     Ok(o)
@@ -310,7 +316,7 @@ fn main() -> Result<()> {
                 data_dir: None,
                 device: o.device,
                 workers: o.workers.try_into()?,
-                torch_threads: None,
+                torch_threads: o.torch_threads.map(TryInto::try_into).transpose()?,
                 queue_depth: 64.try_into()?,
                 max_batch_images: 4096.try_into()?,
                 job_slots: 1.try_into()?,
@@ -335,8 +341,8 @@ fn main() -> Result<()> {
             .max_encoding_message_size(usize::MAX);
         let mut lines = vec![
             format!(
-                "Augment over loopback, batch {} × 3×32×32, affine_color, {} workers, {} requests per run, median of 3 runs, device {}:",
-                o.batch, o.workers, o.requests, o.device
+                "Augment over loopback, batch {} × 3×32×32, affine_color, {} workers ({} libtorch threads each), {} requests per run, median of 3 runs, device {}:",
+                o.batch, o.workers, engine.pool.torch_threads(), o.requests, o.device
             ),
             String::new(),
             "| path | images/s | p50 ms | p99 ms |".to_string(),

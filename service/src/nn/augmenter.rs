@@ -72,7 +72,7 @@ impl AugmenterKind {
     fn outputs(self) -> &'static [TransformParam] {
         use TransformParam::{Tx, Ty, A11, A12, A21, A22};
         match self {
-            Self::SmallAffine(AffineVariant::Affine) => &TransformParam::AFFINE,
+            Self::SmallAffine(AffineVariant::Affine) => TransformParam::AFFINE,
             Self::SmallAffine(AffineVariant::Translation) => &[Tx, Ty],
             Self::SmallAffine(AffineVariant::Scale) => &[A11, A22],
             Self::SmallAffine(AffineVariant::Rotation) => &[A11, A12, A21, A22],
@@ -236,7 +236,7 @@ impl Augmenter {
     pub fn transform_params(&self) -> &'static [TransformParam] {
         match self.kind {
             AugmenterKind::AffineColor => &TransformParam::ALL,
-            AugmenterKind::SmallAffine(_) => &TransformParam::AFFINE,
+            AugmenterKind::SmallAffine(_) => TransformParam::AFFINE,
         }
     }
 

@@ -44,15 +44,9 @@ impl TransformParam {
         Self::Hue,
     ];
 
-    /// The affine matrix entries, the columns of every affine transformation.
-    pub const AFFINE: [Self; 6] = [
-        Self::A11,
-        Self::A12,
-        Self::Tx,
-        Self::A21,
-        Self::A22,
-        Self::Ty,
-    ];
+    /// The affine matrix entries (the first six of [`Self::ALL`]), the columns of every
+    /// affine transformation.
+    pub const AFFINE: &'static [Self] = Self::ALL.as_slice().split_at(6).0;
 
     /// The name (`a11`, …, `hue`).
     pub fn name(self) -> &'static str {
@@ -101,7 +95,7 @@ mod tests {
             assert!(r.floor >= 0.02 && r.floor < r.cap && r.bound > 0.0, "{p:?}");
         }
         assert_eq!(TransformParam::from_name("zoom"), None);
-        assert_eq!(TransformParam::AFFINE, TransformParam::ALL[..6]);
+        assert_eq!(TransformParam::AFFINE.last(), Some(&TransformParam::Ty));
         assert_eq!(TransformParam::Tx.spread_range().floor, 0.03);
     }
 }

@@ -44,7 +44,8 @@ pub struct ModelMeta {
     pub provenance: Provenance,
     /// When it was published (Unix milliseconds).
     pub created_unix_ms: i64,
-    /// The model's description (kind, variant, normalization, shape, epoch).
+    /// The model's description (kind, variant, normalization, shape, epoch); its `served` is
+    /// `None`, the distribution being [`Self::served`].
     pub info: ModelInfo,
     /// The distribution of transformations it serves.
     pub served: ServedDistribution,
