@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Callable
 
 import pytest
-from support import ServerProcess, augmentd_binary, synthetic_toml
+from support import ServerProcess, augmentd_binary, synthetic_job
 
 from augmentd_client import Client, RemoteAugmenter, state_name
 
@@ -59,7 +59,7 @@ def train(
     client: Client, name: str, channels: int, side: int, *, epochs: int = 1, seed: int = 1, mode: str = "affine_color"
 ) -> str:
     """Trains a synthetic model to the end and returns its published `name@version`."""
-    job = client.start_training(config_toml=synthetic_toml(mode, channels, side, epochs, seed), model_name=name)
+    job = client.start_training(**synthetic_job(mode, epochs, seed, channels, side), model_name=name)
     final = client.wait(job.id, timeout=300)
     assert state_name(final.state) == "SUCCEEDED", final.failure_reason
     assert final.published, "a finished learned-mode job publishes its model"

@@ -123,36 +123,18 @@ class ServerProcess:
         return code
 
 
-def synthetic_toml(mode: str, channels: int, side: int, epochs: int, seed: int) -> str:
-    """A synthetic run configuration: `channels`x`side`^2 gratings, 4 classes, small-cnn (the
-    Rust tests' `synthetic_toml`)."""
-    return f"""
-seed = {seed}
-device = "cpu"
-epochs = {epochs}
-batch_size = 16
+SYNTHETIC_PRESET = "synthetic-smoke"
 
-[data]
-source = "synthetic"
-val_ratio = 0.25
-synthetic = {{ classes = 4, per_class = 24, channels = {channels}, side = {side} }}
 
-[classifier]
-arch = "small-cnn"
-lr = 0.05
-momentum = 0.9
-weight_decay = 5e-4
-
-[augment]
-mode = "{mode}"
-baseline = "none"
-lr = 0.05
-momentum = 0.9
-weight_decay = 0.01
-
-[output]
-grid_images = 0
-"""
+def synthetic_job(mode: str, epochs: int, seed: int, channels: int = 1, side: int = 16) -> dict[str, str]:
+    """A tiny synthetic run: the server's `synthetic-smoke` preset (4 classes of 1x16x16
+    gratings, small-cnn; what the Rust tests refine) with its own mode, epochs, seed and image
+    size, as the `preset` and `config_toml` arguments of `Client.start_training`."""
+    images = f"{{ classes = 4, per_class = 24, channels = {channels}, side = {side} }}"
+    return {
+        "preset": SYNTHETIC_PRESET,
+        "config_toml": f'seed = {seed}\nepochs = {epochs}\n[data]\nsynthetic = {images}\n[augment]\nmode = "{mode}"\n',
+    }
 
 
 def pixels(shape: Sequence[int], seed: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import math
 import grpc
 import numpy as np
 import pytest
-from support import pixels, synthetic_toml
+from support import pixels, synthetic_job
 
 from augmentd_client import (
     Client,
@@ -29,7 +29,7 @@ SIDE = 16
 
 def test_start_watch_publish_and_augment(client: Client, colour_model: str) -> None:
     job = client.start_training(
-        config_toml=synthetic_toml("small_affine", 1, SIDE, 2, seed=4), model_name="grey", activate=False
+        **synthetic_job("small_affine", 2, seed=4), model_name="grey", activate=False
     )
     assert job.id.startswith("job-") and state_name(job.state) in ("QUEUED", "RUNNING")
     events = list(client.watch(job.id))
@@ -71,7 +71,7 @@ def test_start_watch_publish_and_augment(client: Client, colour_model: str) -> N
 
 
 def test_activate_and_delete(client: Client) -> None:
-    job = client.start_training(config_toml=synthetic_toml("small_affine", 1, SIDE, 1, seed=8), model_name="spare")
+    job = client.start_training(**synthetic_job("small_affine", 1, seed=8), model_name="spare")
     final = client.wait(job.id, timeout=300)
     assert state_name(final.state) == "SUCCEEDED", final.failure_reason
     activated = client.models.activate("spare")
@@ -89,7 +89,7 @@ def test_activate_and_delete(client: Client) -> None:
 
 def test_a_run_without_validation_split_sends_no_validation_figures(client: Client) -> None:
     job = client.start_training(
-        config_toml=synthetic_toml("none", 1, SIDE, 2, seed=9),
+        **synthetic_job("none", 2, seed=9),
         overrides=["data.val_ratio=0", "output.test_every=2"],
     )
     final = client.wait(job.id, timeout=300)
@@ -108,20 +108,21 @@ def test_a_run_without_validation_split_sends_no_validation_figures(client: Clie
 
 def test_a_bad_configuration_names_the_key(client: Client) -> None:
     with pytest.raises(InvalidArgumentError) as raised:
-        client.start_training(config_toml=synthetic_toml("small_affine", 1, SIDE, 2, 4) + "\nsurprise = 1\n")
+        bad = synthetic_job("small_affine", 2, seed=4)
+        client.start_training(preset=bad["preset"], config_toml=bad["config_toml"] + "surprise = 1\n")
     assert "surprise" in raised.value.message
     with pytest.raises(InvalidArgumentError) as raised:
-        client.start_training(config_toml=synthetic_toml("small_affine", 1, SIDE, 2, 4), overrides=["classifier.lr=-1"])
+        client.start_training(**synthetic_job("small_affine", 2, seed=4), overrides=["classifier.lr=-1"])
     assert "classifier.lr" in raised.value.message
     with pytest.raises(InvalidArgumentError) as raised:
-        client.start_training(config_toml=synthetic_toml("small_affine", 1, SIDE, 2, 4), overrides=["data.val_ratio=0"])
+        client.start_training(**synthetic_job("small_affine", 2, seed=4), overrides=["data.val_ratio=0"])
     assert "data.val_ratio" in raised.value.message and "bilevel" in raised.value.message
     with pytest.raises(NotFoundError):
         client.get_job("job-999999")
 
 
 def test_cancel_a_running_job(client: Client) -> None:
-    job = client.start_training(config_toml=synthetic_toml("small_affine", 1, SIDE, 500, seed=6))
+    job = client.start_training(**synthetic_job("small_affine", 500, seed=6))
     for event in client.watch(job.id):
         if isinstance(event, (StepProgress, EpochRecord)) or (
             isinstance(event, Job) and state_name(event.state) == "RUNNING"
