@@ -8,12 +8,18 @@
 //! (momentum, weight decay) with the detached gₖ alone. BatchNorm runs in training mode in
 //! every pass.
 //!
+//! The augmenter's loss is L_val, times η₀/η when the objective's scale says so, plus the
+//! objective's regularisers on the moments of the first batch's noise (β·KL(q_φ‖q₀) −
+//! γ·Σ log σ, see `objective.rs`); it takes no step once η falls below the objective's freeze
+//! fraction of its initial value.
+//!
 //! With K > 1 the classifier takes one real step per training batch, using gₖ evaluated at
 //! the virtual weights wₖ: without weight decay and with the optimizer's momentum equal to the
 //! step's own buffer these are exactly the weights the real steps reach.
 use tch::{Kind, Reduction, Tensor};
 
 use crate::nn::{AugmentNoise, Augmenter, Classifier, NnError, NnResult, ParamSet, Weights};
+use crate::objective::{AugmenterObjective, HypergradientScale};
 use crate::optim::{Sgd, SgdConfig};
 
 /// A labelled batch, already on the run's device: standardized images [B, C, H, W] and int64
@@ -45,6 +51,8 @@ pub struct BilevelConfig {
     pub classifier: SgdConfig,
     /// The augmenter's optimizer.
     pub augmenter: SgdConfig,
+    /// What the augmenter's loss adds to L_val.
+    pub objective: AugmenterObjective,
 }
 
 impl Default for BilevelConfig {
@@ -63,6 +71,7 @@ impl Default for BilevelConfig {
                 momentum: 0.9,
                 weight_decay: 0.01,
             },
+            objective: AugmenterObjective::default(),
         }
     }
 }
@@ -77,8 +86,10 @@ pub struct StepReport {
     pub train_correct: usize,
     /// Validation loss after the virtual step(s).
     pub val_loss: f64,
-    /// L2 norm of ∂L_val/∂θ (before weight decay).
+    /// L2 norm of the gradient of the augmenter's loss (before weight decay).
     pub augmenter_grad_norm: f64,
+    /// Whether the augmenter stayed as it was (the objective's freeze).
+    pub augmenter_frozen: bool,
     /// Per transformation parameter (see [`Augmenter::transform_names`]), the mean over the
     /// samples of the step.
     pub transform_mean: Vec<f64>,
@@ -98,6 +109,8 @@ pub struct VirtualOutcome {
     pub momentum: Vec<Tensor>,
     /// L_val on the final virtual weights, in the graph of θ.
     pub val_loss: Tensor,
+    /// The augmenter's loss (L_val scaled, plus the regularisers), in the graph of θ.
+    pub augmenter_loss: Tensor,
     /// The transformations applied, [ΣB, T], detached.
     pub transforms: Tensor,
 }
@@ -199,6 +212,8 @@ pub struct BilevelLearner {
     pub augmenter: AugmenterState,
     inner_steps: usize,
     virtual_momentum: Vec<Tensor>,
+    objective: AugmenterObjective,
+    initial_lr: f64,
 }
 
 fn cross_entropy(logits: &Tensor, labels: &Tensor) -> NnResult<Tensor> {
@@ -241,6 +256,18 @@ impl BilevelLearner {
             ));
         }
         config.augmenter.validate("augmenter")?;
+        config.objective.validate()?;
+        if config.objective.prior_kl > 0.0 && !augmenter.variant().has_gate() {
+            return Err(NnError::InvalidConfig(format!(
+                "prior_kl needs the broad variant (the one with a prior), not {}",
+                augmenter.variant()
+            )));
+        }
+        if config.objective.entropy_bonus > 0.0 && augmenter.variant().spread_shift().is_none() {
+            return Err(NnError::InvalidConfig(
+                "entropy_bonus needs a variant with spreads, not reference".into(),
+            ));
+        }
         let classifier = ClassifierState::new(classifier, config.classifier)?;
         if classifier.net.in_channels != augmenter.channels() {
             return Err(NnError::InvalidConfig(format!(
@@ -259,6 +286,8 @@ impl BilevelLearner {
             },
             inner_steps: config.inner_steps,
             virtual_momentum,
+            objective: config.objective,
+            initial_lr: config.classifier.lr,
         })
     }
 
@@ -356,6 +385,7 @@ impl BilevelLearner {
             .net
             .forward(classifier.view(&weights, true), val.images)?;
         let val_loss = cross_entropy(&logits, val.labels)?;
+        let augmenter_loss = self.augmenter_loss(theta, &val_loss, &noise[0])?;
         Ok(VirtualOutcome {
             train_losses,
             train_correct,
@@ -365,11 +395,42 @@ impl BilevelLearner {
                 .map(Tensor::f_detach)
                 .collect::<Result<_, _>>()?,
             val_loss,
+            augmenter_loss,
             transforms: Tensor::f_cat(&transforms, 0)?,
         })
     }
 
-    /// ∂L_val/∂θ through the virtual steps (the hypergradient), with the outcome it came from.
+    /// The augmenter's loss for `val_loss` (L_val in the graph of `theta`): scaled by the
+    /// objective, plus its regularisers on the moments of `noise`.
+    fn augmenter_loss(
+        &self,
+        theta: &ParamSet,
+        val_loss: &Tensor,
+        noise: &AugmentNoise,
+    ) -> NnResult<Tensor> {
+        let objective = &self.objective;
+        let mut loss = match objective.scale {
+            HypergradientScale::None => val_loss.shallow_clone(),
+            HypergradientScale::InverseLr => {
+                val_loss.f_mul_scalar(self.initial_lr / self.classifier.optimizer.config.lr)?
+            }
+        };
+        if objective.regularises() {
+            let moments = self.augmenter.net.moments(theta, noise)?;
+            if objective.prior_kl > 0.0 {
+                let kl = moments.kl_to_prior()?.f_to_kind(loss.kind())?;
+                loss = loss.f_add(&kl.f_mul_scalar(objective.prior_kl)?)?;
+            }
+            if objective.entropy_bonus > 0.0 {
+                let entropy = moments.log_spread()?.f_to_kind(loss.kind())?;
+                loss = loss.f_sub(&entropy.f_mul_scalar(objective.entropy_bonus)?)?;
+            }
+        }
+        Ok(loss)
+    }
+
+    /// The gradient of the augmenter's loss with respect to θ (with the default objective,
+    /// ∂L_val/∂θ through the virtual steps: the hypergradient), with the outcome it came from.
     pub fn hypergradient(
         &self,
         train: &[BatchRef],
@@ -377,7 +438,11 @@ impl BilevelLearner {
         val: BatchRef,
     ) -> NnResult<(Vec<Tensor>, VirtualOutcome)> {
         let outcome = self.virtual_steps(&self.augmenter.theta, train, noise, val)?;
-        let grads = gradients(&outcome.val_loss, self.augmenter.theta.tensors(), false)?;
+        let grads = gradients(
+            &outcome.augmenter_loss,
+            self.augmenter.theta.tensors(),
+            false,
+        )?;
         Ok((grads, outcome))
     }
 
@@ -395,8 +460,13 @@ impl BilevelLearner {
             .map(|g| Ok(g.f_square()?.f_sum(Kind::Double)?))
             .collect::<NnResult<Vec<_>>>()?;
         let grad_norm = scalar(&Tensor::f_stack(&grad_norm, 0)?.f_sum(Kind::Double)?)?.sqrt();
-        let augmenter = &mut self.augmenter;
-        augmenter.optimizer.step(&augmenter.theta, &theta_grads)?;
+        let frozen = self
+            .objective
+            .frozen_at(self.classifier.optimizer.config.lr, self.initial_lr);
+        if !frozen {
+            let augmenter = &mut self.augmenter;
+            augmenter.optimizer.step(&augmenter.theta, &theta_grads)?;
+        }
         for grads in &outcome.classifier_grads {
             let classifier = &mut self.classifier;
             classifier.optimizer.step(&classifier.weights, grads)?;
@@ -412,6 +482,7 @@ impl BilevelLearner {
             train_correct: outcome.train_correct.iter().sum(),
             val_loss: scalar(&outcome.val_loss)?,
             augmenter_grad_norm: grad_norm,
+            augmenter_frozen: frozen,
             transform_mean,
             transform_std,
         })

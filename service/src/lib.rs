@@ -16,6 +16,7 @@ pub mod grpc;
 pub mod metrics;
 pub mod model;
 pub mod nn;
+pub mod objective;
 pub mod optim;
 pub mod store;
 pub mod torch_error;

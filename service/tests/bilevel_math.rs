@@ -1,10 +1,12 @@
 //! The bilevel step's mathematics: the hypergradient against central finite differences of
-//! the post-virtual-step validation loss, and the absence of leaks between the two networks.
+//! the augmenter's loss (the post-virtual-step validation loss, scaled and regularised as the
+//! objective says), and the absence of leaks between the two networks.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;
 
 use augmentd::nn::{AffineVariant, AugmenterKind, AugmenterVariant, ParamSet};
+use augmentd::objective::{AugmenterObjective, HypergradientScale};
 use common::{randn, refs, relative_max_error, values, Problem};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -44,7 +46,7 @@ fn check_with_step(problem: Problem, eps: f64) {
         learner
             .virtual_steps(theta, &refs(&train), &noise, val[0].as_ref())
             .unwrap()
-            .val_loss
+            .augmenter_loss
             .double_value(&[])
     };
     let theta = &learner.augmenter.theta;
@@ -154,6 +156,82 @@ fn spread_variant_hypergradient_matches_finite_differences() {
 #[test]
 fn narrow_variant_hypergradient_matches_finite_differences() {
     check_spread_variant(AugmenterVariant::Narrow);
+}
+
+/// The `broad` objective: the inverse-lr scale, the KL toward q₀ and an entropy bonus, each
+/// large enough to move the gradient.
+fn broad_objective() -> AugmenterObjective {
+    AugmenterObjective {
+        scale: HypergradientScale::InverseLr,
+        prior_kl: 0.3,
+        entropy_bonus: 0.2,
+        freeze_below: None,
+    }
+}
+
+#[test]
+fn broad_variant_hypergradient_matches_finite_differences() {
+    let mut problem = affine_problem(1, 0.9);
+    problem.variant = AugmenterVariant::Broad;
+    problem.objective = broad_objective();
+    check_with_step(problem, BORDER_EPS);
+    let mut problem = Problem::new(AugmenterKind::AffineColor, 3);
+    problem.variant = AugmenterVariant::Broad;
+    problem.objective = broad_objective();
+    problem.inner_steps = 2;
+    check_with_step(problem, BORDER_EPS);
+}
+
+/// The gradient reaches the apply probability's logit, through the relaxed gate and the KL.
+#[test]
+fn broad_hypergradient_reaches_the_gate() {
+    let mut problem = Problem::new(AugmenterKind::AffineColor, 3);
+    problem.variant = AugmenterVariant::Broad;
+    problem.objective = broad_objective();
+    let learner = problem.learner(11);
+    let train = problem.batches(21, 1);
+    let val = problem.batches(31, 1);
+    let (grads, _) = learner
+        .hypergradient(&refs(&train), &problem.noise(41), val[0].as_ref())
+        .unwrap();
+    let names = learner.augmenter.theta.names();
+    let gate = names
+        .iter()
+        .position(|n| n == augmentd::nn::GATE_LOGIT)
+        .unwrap();
+    let g = grads[gate].double_value(&[0]);
+    assert!(g.is_finite() && g.abs() > 1e-6, "gate gradient {g}");
+}
+
+/// inverse-lr multiplies L_val by η₀/η: the same at the start, twice as much once η halves.
+#[test]
+fn inverse_lr_scales_the_validation_loss_by_the_decay() {
+    let mut problem = Problem::new(AugmenterKind::AffineColor, 3);
+    problem.variant = AugmenterVariant::Broad;
+    problem.objective.scale = HypergradientScale::InverseLr;
+    let mut learner = problem.learner(11);
+    let train = problem.batches(21, 1);
+    let val = problem.batches(31, 1);
+    let noise = problem.noise(41);
+    let theta = &learner.augmenter.theta;
+    let theta = theta
+        .with_tensors(theta.tensors().iter().map(Tensor::detach).collect())
+        .unwrap();
+    let outcome = learner
+        .virtual_steps(&theta, &refs(&train), &noise, val[0].as_ref())
+        .unwrap();
+    let val_loss = outcome.val_loss.double_value(&[]);
+    assert!((outcome.augmenter_loss.double_value(&[]) - val_loss).abs() < 1e-12);
+    learner.classifier.optimizer.config.lr = problem.lr / 2.0;
+    let outcome = learner
+        .virtual_steps(&theta, &refs(&train), &noise, val[0].as_ref())
+        .unwrap();
+    let halved = outcome.val_loss.double_value(&[]);
+    let scaled = outcome.augmenter_loss.double_value(&[]);
+    assert!(
+        (scaled - 2.0 * halved).abs() < 1e-9,
+        "{scaled} vs 2 × {halved}"
+    );
 }
 
 #[test]

@@ -70,6 +70,7 @@ fn learned_rotation(val_offset_deg: f64, steps: usize) -> (f64, f64) {
             momentum: 0.9,
             weight_decay: 0.01,
         },
+        objective: Default::default(),
     };
     let mut learner =
         BilevelLearner::new((classifier, weights, buffers), (augmenter, theta), config).unwrap();

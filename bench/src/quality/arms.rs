@@ -13,9 +13,9 @@ use super::protocol::{size_label, toml_float, training_images, Budget, Protocol,
 /// The augmenter variants the `cpu-2000` budget compares by default (the `{V}` of a
 /// template; `--variants`).
 pub const DEFAULT_VARIANTS: [&str; 3] = ["reference", "spread", "narrow"];
-/// The augmenter variants the `small` and `gpu` budgets compare by default: the default
-/// variant and the method as published.
-pub const SMALL_VARIANTS: [&str; 2] = ["narrow", "reference"];
+/// The augmenter variants the `small` and `gpu` budgets compare by default: the broad prior
+/// with its regulariser (issue 15) and the identity start (issue 13's default).
+pub const SMALL_VARIANTS: [&str; 2] = ["broad", "narrow"];
 /// Share of each class held out for validation by the arms that have a validation split.
 pub const VAL_RATIO: f64 = 0.2;
 
@@ -143,28 +143,99 @@ pub const SMALL_ARMS: &[ArmTemplate] = &[
         literals: &[("augment.crop_padding", "2")],
     },
     ArmTemplate {
+        name: "prior-{K}@{S}",
+        split: Split::All,
+        augmentation: "hand-crafted crop (pad 2) + flip + random draws from the broad prior q₀ \
+                       of {K}, nothing learned",
+        role: RoleTemplate::Plain,
+        settings: &[
+            ("augment.mode", "prior:{K}"),
+            ("augment.baseline", "crop+flip"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
+    },
+    ArmTemplate {
         name: "bilevel-{K}-{V}@{S}",
         split: Split::WithValidation,
-        augmentation: "learned {K} ({V}), bilevel",
+        augmentation: "hand-crafted crop (pad 2) + flip + learned {K} ({V}), bilevel",
         role: RoleTemplate::Learned,
         settings: &[
             ("augment.mode", "{K}"),
-            ("augment.baseline", "none"),
+            ("augment.baseline", "crop+flip"),
             ("augment.variant", "{V}"),
         ],
-        literals: &[],
+        literals: &[("augment.crop_padding", "2")],
     },
     ArmTemplate {
         name: "served-{K}-{V}@{S}",
         split: Split::All,
-        augmentation: "served bilevel-{K}-{V}@{S} model, frozen",
+        augmentation: "hand-crafted crop (pad 2) + flip + served bilevel-{K}-{V}@{S} model, frozen",
         role: RoleTemplate::Served {
             from: "bilevel-{K}-{V}@{S}",
         },
-        settings: &[("augment.mode", "served"), ("augment.baseline", "none")],
-        literals: &[],
+        settings: &[
+            ("augment.mode", "served"),
+            ("augment.baseline", "crop+flip"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
+    },
+    // The learned transform on top of the regime's best hand-crafted policy (RandAugment on
+    // crop + flip), against the prior's draws on the same base: does learning add to the best
+    // a user picks today?
+    ArmTemplate {
+        name: "prior-{K}-on-randaugment@{S}",
+        split: Split::All,
+        augmentation: "hand-crafted crop (pad 2) + flip + RandAugment (N 2, M 9) + random \
+                       draws from the broad prior q₀ of {K}, nothing learned",
+        role: RoleTemplate::Plain,
+        settings: &[
+            ("augment.mode", "prior:{K}"),
+            ("augment.baseline", "crop+flip+randaugment"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
+    },
+    ArmTemplate {
+        name: "bilevel-{K}-{V}-on-randaugment@{S}",
+        split: Split::WithValidation,
+        augmentation: "hand-crafted crop (pad 2) + flip + RandAugment (N 2, M 9) + learned {K} \
+                       ({V}), bilevel",
+        role: RoleTemplate::Learned,
+        settings: &[
+            ("augment.mode", "{K}"),
+            ("augment.baseline", "crop+flip+randaugment"),
+            ("augment.variant", "{V}"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
+    },
+    ArmTemplate {
+        name: "served-{K}-{V}-on-randaugment@{S}",
+        split: Split::All,
+        augmentation: "hand-crafted crop (pad 2) + flip + RandAugment (N 2, M 9) + served \
+                       bilevel-{K}-{V}-on-randaugment@{S} model, frozen",
+        role: RoleTemplate::Served {
+            from: "bilevel-{K}-{V}-on-randaugment@{S}",
+        },
+        settings: &[
+            ("augment.mode", "served"),
+            ("augment.baseline", "crop+flip+randaugment"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
     },
 ];
+
+/// The augmenter optimizer of a variant's bilevel arms, where it differs from the protocol's
+/// (`augment.lr` 0.2, momentum 0.9, weight decay 0.01, as the method publishes): `broad` has
+/// no weight decay (its regulariser is the KL toward q₀).
+pub const VARIANT_OPTIMIZERS: &[(&str, &[(&str, &str)])] =
+    &[("broad", &[("augment.weight_decay", "0.0")])];
+
+/// The keys [`VARIANT_OPTIMIZERS`] sets for `variant`.
+pub fn variant_optimizer(variant: &str) -> &'static [(&'static str, &'static str)] {
+    VARIANT_OPTIMIZERS
+        .iter()
+        .find(|(name, _)| *name == variant)
+        .map_or(&[], |(_, keys)| keys)
+}
 
 /// The arm table of the `cpu-2000` budget (issue 6's protocol, one subset size; the names
 /// count its images) and of the `gpu` budget.
@@ -314,6 +385,13 @@ pub fn expand(table: &[ArmTemplate], variants: &[String], protocol: &Protocol) -
                             .iter()
                             .map(|(key, value)| Setting::literal(key, *value)),
                     );
+                    if template.role == RoleTemplate::Learned {
+                        settings.extend(
+                            variant_optimizer(variant)
+                                .iter()
+                                .map(|(key, value)| Setting::literal(key, *value)),
+                        );
+                    }
                     arms.push(Arm {
                         name: fill(template.name, kind, variant, &size),
                         split: template.split,
@@ -506,40 +584,67 @@ mod tests {
     fn the_small_budget_expands_over_sizes_with_epochs_from_its_step_budget() {
         let mut protocol = Budget::Small.protocol();
         protocol.length = Length::Steps(2000);
-        let budget = expand(SMALL_ARMS, &strings(&["narrow", "reference"]), &protocol);
+        let budget = expand(SMALL_ARMS, &strings(&["broad", "narrow"]), &protocol);
         assert_eq!(
-            names(&budget[5..9]),
+            names(&budget[5..10]),
             [
+                "prior-affine_color@20",
+                "bilevel-affine_color-broad@20",
                 "bilevel-affine_color-narrow@20",
-                "bilevel-affine_color-reference@20",
+                "served-affine_color-broad@20",
                 "served-affine_color-narrow@20",
-                "served-affine_color-reference@20",
             ],
             "the budget's one learned kind, two variants"
         );
+        // Only broad's bilevel arm drops the augmenter's weight decay; every learned and
+        // served arm keeps crop + flip underneath.
+        let no_decay = Setting::literal("augment.weight_decay", "0.0");
+        assert!(budget[6].settings.contains(&no_decay));
+        assert!(!budget[7].settings.contains(&no_decay));
+        assert!(!budget[8].settings.contains(&no_decay));
+        for arm in &budget[5..10] {
+            assert!(
+                arm.settings
+                    .contains(&Setting::string("augment.baseline", "crop+flip")),
+                "{}",
+                arm.name
+            );
+        }
+        assert!(budget[5]
+            .settings
+            .contains(&Setting::string("augment.mode", "prior:affine_color")));
+        assert_eq!(budget[5].role, Role::Plain);
         protocol.kinds = LEARNED_KINDS.map(String::from).to_vec();
         let arms = expand(SMALL_ARMS, &strings(&["narrow"]), &protocol);
-        assert_eq!(arms.len(), 2 * (5 + 2 + 2));
+        // Per size: 5 hand-crafted-or-none arms, then per kind a prior, a bilevel and a served
+        // arm on crop + flip and the same three on RandAugment.
+        assert_eq!(arms.len(), 2 * (5 + 6 * 2));
         assert_eq!(
-            names(&arms[..9]),
+            names(&arms[..11]),
             [
                 "none@20",
                 "crop+flip@20",
                 "crop+flip+erasing@20",
                 "trivialaugment@20",
                 "randaugment@20",
+                "prior-small_affine@20",
+                "prior-affine_color@20",
                 "bilevel-small_affine-narrow@20",
                 "bilevel-affine_color-narrow@20",
                 "served-small_affine-narrow@20",
                 "served-affine_color-narrow@20",
             ]
         );
-        assert_eq!(arms[9].name, "none@50");
+        assert_eq!(
+            arms[16].name,
+            "served-affine_color-narrow-on-randaugment@20"
+        );
+        assert_eq!(arms[17].name, "none@50");
         // 200 images: 7 steps an epoch; the bilevel arm's 160: 5.
         assert_eq!((arms[0].per_class, arms[0].epochs), (Some(20), 286));
-        assert_eq!(arms[6].epochs, 400);
+        assert_eq!(arms[8].epochs, 400);
         assert_eq!(
-            arms[8].role,
+            arms[10].role,
             Role::Served {
                 from: "bilevel-affine_color-narrow@20".into()
             }
@@ -550,9 +655,13 @@ mod tests {
             "crop+flip+trivialaugment"
         )));
         assert!(ta.settings.contains(&Setting::literal("epochs", "286")));
-        assert_eq!(arms[9].epochs, 125, "500 images: 16 steps an epoch");
+        assert_eq!(arms[17].epochs, 125, "500 images: 16 steps an epoch");
+        assert!(arms[14].settings.contains(&Setting::string(
+            "augment.baseline",
+            "crop+flip+randaugment"
+        )));
         assert_eq!(table(Budget::Gpu).len(), SMALL_ARMS.len());
-        assert_eq!(default_variants(Budget::Small), ["narrow", "reference"]);
+        assert_eq!(default_variants(Budget::Small), ["broad", "narrow"]);
     }
 
     #[test]

@@ -24,8 +24,12 @@ use super::color::ColorOp;
 use super::error::{NnError, NnResult};
 use super::init::NetBuilder;
 use super::params::ParamSet;
+use super::prior::{prior_std, SpreadMoments, GATE_TEMPERATURE, PRIOR_APPLY_PROB};
 use super::transform_param::TransformParam;
-use super::variant::{spread_parameters, AugmenterVariant, LEAKY_SLOPE, SPREAD_HEAD_INIT_SCALE};
+use super::variant::{spread_moments, AugmenterVariant, LEAKY_SLOPE, SPREAD_HEAD_INIT_SCALE};
+
+/// Name of the `broad` variant's apply-probability logit in θ.
+pub const GATE_LOGIT: &str = "gate.logit";
 
 /// Dropout probability of the augmenter's hidden layers (the reference's 0.2).
 pub const DROPOUT: f64 = 0.2;
@@ -131,6 +135,9 @@ pub struct AugmentNoise {
     /// Unit-variance noise ε ~ U(−√3, √3) [B, P] of the spread variants' reparametrized
     /// sample (`None` for the reference).
     pub spread: Option<Tensor>,
+    /// Logistic noise log u − log(1 − u), u ~ U(0, 1), [B, 1], of the relaxed apply gate of
+    /// the variants that have one (`None` otherwise).
+    pub gate: Option<Tensor>,
 }
 
 /// An augmented batch.
@@ -258,7 +265,33 @@ impl Augmenter {
             None => net.linear(l3, w[2], w[3])?,
             Some(_) => net.linear_head(l3, w[2], self.output_width(), SPREAD_HEAD_INIT_SCALE)?,
         }
+        if self.variant.has_gate() {
+            let p0 = PRIOR_APPLY_PROB;
+            net.constant_param(GATE_LOGIT, &[1], (p0 / (1.0 - p0)).ln())?;
+        }
         Ok(net.finish().0)
+    }
+
+    /// The weights of the prior q₀ itself: [`Self::init`] with the output layer zeroed, so that
+    /// every image's means are the identity and its spreads σ₀ whatever the noise (the `broad`
+    /// variant only: the others have no prior).
+    pub fn prior_weights(&self, seed: u64, kind: Kind, device: Device) -> NnResult<ParamSet> {
+        if !self.variant.has_gate() {
+            return Err(NnError::InvalidConfig(format!(
+                "the {} variant has no prior to sample; only broad has one",
+                self.variant
+            )));
+        }
+        let theta = self.init(seed, kind, device)?;
+        let [_, _, l3] = self.kind.layer_names();
+        let _no_grad = tch::no_grad_guard();
+        for suffix in ["weight", "bias"] {
+            let _ = theta
+                .get(&format!("{l3}.{suffix}"))?
+                .shallow_clone()
+                .f_zero_()?;
+        }
+        Ok(theta)
     }
 
     /// Draws the randomness for a batch of `n`: noise, dropout masks when `dropout`, and the
@@ -291,6 +324,14 @@ impl Augmenter {
             None => None,
             Some(_) => Some(draw(w[3], &mut |r| r.random_range(-root3..root3))?),
         };
+        let gate = if self.variant.has_gate() {
+            Some(draw(1, &mut |r| {
+                let u: f64 = r.random_range(f64::EPSILON..1.0);
+                u.ln() - (1.0 - u).ln()
+            })?)
+        } else {
+            None
+        };
         let mut color_order = Vec::new();
         if self.kind == AugmenterKind::AffineColor {
             color_order = ColorOp::applicable(self.channels).to_vec();
@@ -301,11 +342,12 @@ impl Augmenter {
             dropout,
             color_order,
             spread,
+            gate,
         })
     }
 
-    /// Raw transformation parameters [B, P] for the noise (the network's output).
-    fn parameters(&self, theta: &ParamSet, noise: &AugmentNoise) -> NnResult<Tensor> {
+    /// The network's raw output for the noise.
+    fn network(&self, theta: &ParamSet, noise: &AugmentNoise) -> NnResult<Tensor> {
         let [l1, l2, l3] = self.kind.layer_names();
         let linear = |x: &Tensor, name: &str| -> NnResult<Tensor> {
             let weight = theta.get(&format!("{name}.weight"))?;
@@ -326,20 +368,67 @@ impl Augmenter {
         };
         let h = masked(activate(linear(&noise.z, l1)?)?, 0)?;
         let h = masked(activate(linear(&h, l2)?)?, 1)?;
-        let out = linear(&h, l3)?;
-        Ok(match (self.variant.spread_shift(), self.kind) {
-            (None, AugmenterKind::AffineColor) => out.f_tanh()?,
-            (None, AugmenterKind::SmallAffine(_)) => out,
-            (Some(shift), kind) => {
-                let eps = noise.spread.as_ref().ok_or_else(|| {
-                    NnError::InvalidConfig(
-                        "the spread variants need the noise of their own sample_noise".into(),
-                    )
-                })?;
-                let ranges: Vec<_> = kind.outputs().iter().map(|p| p.spread_range()).collect();
-                spread_parameters(&out, eps, &ranges, shift)?
-            }
+        linear(&h, l3)
+    }
+
+    /// Under the spread variants, the mean and spread [B, P] of every parameter for the noise,
+    /// with the apply probability of the variants that have a gate (1 otherwise).
+    pub fn moments(&self, theta: &ParamSet, noise: &AugmentNoise) -> NnResult<SpreadMoments> {
+        let Some(shift) = self.variant.spread_shift() else {
+            return Err(NnError::InvalidConfig(
+                "the reference variant outputs no mean and spread".into(),
+            ));
+        };
+        let params = self.kind.outputs();
+        let ranges: Vec<_> = params
+            .iter()
+            .filter_map(|p| self.variant.range(*p))
+            .collect();
+        let out = self.network(theta, noise)?;
+        let (mean, std) = spread_moments(&out, &ranges, shift)?;
+        let apply_prob = if self.variant.has_gate() {
+            theta.get(GATE_LOGIT)?.f_sigmoid()?.f_sum(out.kind())?
+        } else {
+            Tensor::f_ones([], (out.kind(), out.device()))?
+        };
+        Ok(SpreadMoments {
+            mean,
+            std,
+            apply_prob,
+            prior_std: params.iter().map(|p| prior_std(*p)).collect(),
         })
+    }
+
+    /// Transformation parameters [B, P] for the noise.
+    fn parameters(&self, theta: &ParamSet, noise: &AugmentNoise) -> NnResult<Tensor> {
+        if self.variant.spread_shift().is_none() {
+            let out = self.network(theta, noise)?;
+            return Ok(match self.kind {
+                AugmenterKind::AffineColor => out.f_tanh()?,
+                AugmenterKind::SmallAffine(_) => out,
+            });
+        }
+        let missing = |what: &str| {
+            NnError::InvalidConfig(format!(
+                "the {} variant needs the {what} noise of its own sample_noise",
+                self.variant
+            ))
+        };
+        let eps = noise.spread.as_ref().ok_or_else(|| missing("spread"))?;
+        let moments = self.moments(theta, noise)?;
+        let params = moments.mean.f_add(&moments.std.f_mul(eps)?)?;
+        if !self.variant.has_gate() {
+            return Ok(params);
+        }
+        // A relaxed Bernoulli(p) per image: the offsets from the identity shrink toward zero
+        // (the image left as it is) as the gate closes, and the gradient reaches p's logit.
+        let logistic = noise.gate.as_ref().ok_or_else(|| missing("gate"))?;
+        let gate = theta
+            .get(GATE_LOGIT)?
+            .f_add(logistic)?
+            .f_div_scalar(GATE_TEMPERATURE)?
+            .f_sigmoid()?;
+        Ok(params.f_mul(&gate)?)
     }
 
     fn channel_view(&self, values: &[f64], like: &Tensor) -> NnResult<Tensor> {

@@ -108,6 +108,12 @@ impl NetBuilder {
         self.param(format!("{prefix}.bias"), bias)
     }
 
+    /// A parameter `name` of `shape` with every entry `value`.
+    pub fn constant_param(&mut self, name: &str, shape: &[i64], value: f64) -> NnResult<()> {
+        let tensor = self.constant(shape, value)?;
+        self.param(name.to_string(), tensor)
+    }
+
     /// The finished `(parameters, buffers)`.
     pub fn finish(self) -> (ParamSet, ParamSet) {
         (self.params, self.buffers)

@@ -17,6 +17,11 @@
 //!   (identity-centred means, spreads at the middle of their range), and warps repeat the
 //!   border pixels instead of filling with the mean colour.
 //!
+//! `broad` is `spread` started at the broad prior q₀ of `prior.rs` (every spread at σ₀, means at
+//! the identity), with a learned probability of transforming each image at all (an identity
+//! mixture through a relaxed Bernoulli gate), meant to be trained with a regulariser toward q₀
+//! (`augment.prior_kl`) on top of the hand-crafted base.
+//!
 //! `narrow` is `spread` with the spreads' sigmoid shifted by [`NARROW_SPREAD_SHIFT`]: a zero raw
 //! output means a spread just above the floor, so training starts from the identity with the
 //! least jitter, and the augmenter's weight decay (which pulls raw outputs to zero) pulls the
@@ -28,6 +33,8 @@ use std::str::FromStr;
 use tch::Tensor;
 
 use super::error::{NnError, NnResult};
+use super::prior::broad_range;
+use super::transform_param::TransformParam;
 
 /// Negative slope of the `spread` variant's hidden units.
 pub const LEAKY_SLOPE: f64 = 0.1;
@@ -51,11 +58,13 @@ pub enum AugmenterVariant {
     /// docs/quality.md has the measurements that chose it).
     #[default]
     Narrow,
+    /// `spread` from the broad prior q₀, with a learned apply probability per image.
+    Broad,
 }
 
 impl AugmenterVariant {
     /// Every variant.
-    pub const ALL: [Self; 3] = [Self::Reference, Self::Spread, Self::Narrow];
+    pub const ALL: [Self; 4] = [Self::Reference, Self::Spread, Self::Narrow, Self::Broad];
 
     /// The name used in configuration and model descriptions.
     pub fn name(self) -> &'static str {
@@ -63,6 +72,7 @@ impl AugmenterVariant {
             Self::Reference => "reference",
             Self::Spread => "spread",
             Self::Narrow => "narrow",
+            Self::Broad => "broad",
         }
     }
 
@@ -73,6 +83,22 @@ impl AugmenterVariant {
             Self::Reference => None,
             Self::Spread => Some(0.0),
             Self::Narrow => Some(NARROW_SPREAD_SHIFT),
+            Self::Broad => Some(0.0),
+        }
+    }
+
+    /// Whether the network also outputs the logit of a per-image apply probability (the
+    /// identity mixture of `broad`).
+    pub fn has_gate(self) -> bool {
+        self == Self::Broad
+    }
+
+    /// The range of `param` under this variant (`None` for the `reference`, which has none).
+    pub fn range(self, param: TransformParam) -> Option<SpreadRange> {
+        match self {
+            Self::Reference => None,
+            Self::Spread | Self::Narrow => Some(param.spread_range()),
+            Self::Broad => Some(broad_range(param)),
         }
     }
 }
@@ -113,15 +139,13 @@ pub struct SpreadRange {
     pub cap: f64,
 }
 
-/// The parameters [B, P] from the network's raw output [B, 2P] (means, then spreads) and the
-/// unit-variance noise `eps` [B, P]:
-/// bound·tanh(mean) + (floor + (cap − floor)·sigmoid(spread + shift))·ε.
-pub fn spread_parameters(
+/// The mean and spread [B, P] of every parameter from the network's raw output [B, 2P] (means,
+/// then spreads): bound·tanh(mean), floor + (cap − floor)·sigmoid(spread + shift).
+pub fn spread_moments(
     raw: &Tensor,
-    eps: &Tensor,
     ranges: &[SpreadRange],
     shift: f64,
-) -> NnResult<Tensor> {
+) -> NnResult<(Tensor, Tensor)> {
     let p = ranges.len() as i64;
     let like = |values: Vec<f64>| -> NnResult<Tensor> {
         Ok(Tensor::from_slice(&values)
@@ -139,6 +163,20 @@ pub fn spread_parameters(
         .f_sigmoid()?
         .f_mul(&width)?
         .f_add(&floor)?;
+    Ok((mean, spread))
+}
+
+/// The parameters [B, P] from the network's raw output [B, 2P] (means, then spreads) and the
+/// unit-variance noise `eps` [B, P]:
+/// bound·tanh(mean) + (floor + (cap − floor)·sigmoid(spread + shift))·ε.
+#[cfg(test)]
+fn spread_parameters(
+    raw: &Tensor,
+    eps: &Tensor,
+    ranges: &[SpreadRange],
+    shift: f64,
+) -> NnResult<Tensor> {
+    let (mean, spread) = spread_moments(raw, ranges, shift)?;
     Ok(mean.f_add(&spread.f_mul(eps)?)?)
 }
 
@@ -157,7 +195,7 @@ mod tests {
         assert_eq!(AugmenterVariant::default(), AugmenterVariant::Narrow);
         let err = "wide".parse::<AugmenterVariant>().unwrap_err().to_string();
         assert!(
-            err.contains("'wide'") && err.contains("reference, spread, narrow"),
+            err.contains("'wide'") && err.contains("reference, spread, narrow, broad"),
             "{err}"
         );
     }

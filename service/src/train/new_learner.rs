@@ -1,10 +1,13 @@
 //! The learner a run's configuration asks for, built with its classifier (initial weights
-//! loaded when given) and, by mode, nothing else, the frozen trained augmenter, or the
-//! augmenter it trains.
+//! loaded when given) and, by mode, nothing else, the frozen trained augmenter, the frozen
+//! prior q₀ of the `broad` variant, or the augmenter it trains.
+use std::path::PathBuf;
+
 use tch::{Device, Kind};
 
 use crate::bilevel::{BilevelConfig, BilevelLearner, ClassifierState};
-use crate::nn::{Augmenter, Classifier, ParamSet};
+use crate::model::{Model, ModelInfo};
+use crate::nn::{Augmenter, AugmenterVariant, Classifier, ParamSet};
 use crate::optim::SgdConfig;
 
 use super::bilevel_learner::BilevelRunLearner;
@@ -46,6 +49,31 @@ pub fn build(
             ClassifierState::new((net, weights, buffers), classifier_opt)?,
             FrozenAugmenter::load(c.served_model()?, &data.normalization, shape, device)?,
         )),
+        AugmentMode::Prior(kind) => {
+            let n = &data.normalization;
+            let augmenter = Augmenter::new(kind, n.mean.clone(), n.std.clone(), None)?
+                .with_variant(AugmenterVariant::Broad);
+            let theta = augmenter.prior_weights(c.seed.wrapping_add(1), Kind::Float, device)?;
+            let info = ModelInfo {
+                kind,
+                variant: AugmenterVariant::Broad,
+                normalization: n.clone(),
+                bound: None,
+                shape,
+                epoch: 0,
+                served: None,
+            };
+            let model = Model {
+                info,
+                augmenter,
+                theta,
+            };
+            let name = PathBuf::from(format!("the prior q₀ of {kind}"));
+            Box::new(FrozenLearner::new(
+                ClassifierState::new((net, weights, buffers), classifier_opt)?,
+                FrozenAugmenter::new(model, &name, n, shape)?,
+            ))
+        }
         AugmentMode::Learned(kind) => {
             let n = &data.normalization;
             let augmenter = Augmenter::new(kind, n.mean.clone(), n.std.clone(), c.augment.bound)?
@@ -59,6 +87,7 @@ pub fn build(
                     momentum: c.augment.momentum,
                     weight_decay: c.augment.weight_decay,
                 },
+                objective: c.augment.objective(),
             };
             let learner =
                 BilevelLearner::new((net, weights, buffers), (augmenter, theta), bilevel)?;

@@ -5,6 +5,7 @@ use augmentd::bilevel::{BatchRef, BilevelConfig, BilevelLearner};
 use augmentd::nn::{
     AugmentNoise, Augmenter, AugmenterKind, AugmenterVariant, Classifier, ClassifierArch,
 };
+use augmentd::objective::AugmenterObjective;
 use augmentd::optim::SgdConfig;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -40,6 +41,7 @@ pub struct Problem {
     pub lr: f64,
     pub dtype: Kind,
     pub dropout: bool,
+    pub objective: AugmenterObjective,
 }
 
 impl Problem {
@@ -56,6 +58,7 @@ impl Problem {
             lr: 0.5,
             dtype: Kind::Double,
             dropout: false,
+            objective: AugmenterObjective::default(),
         }
     }
 
@@ -72,6 +75,7 @@ impl Problem {
                 momentum: 0.9,
                 weight_decay: 0.01,
             },
+            objective: self.objective,
         }
     }
 

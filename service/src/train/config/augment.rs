@@ -11,6 +11,7 @@ use super::names::{by_name, by_name_opt};
 use crate::data::policy::{RANDAUGMENT_MAGNITUDE, RANDAUGMENT_OPS};
 use crate::data::{Baseline, CROP_PADDING};
 use crate::nn::{AugmenterKind, AugmenterVariant};
+use crate::objective::{AugmenterObjective, HypergradientScale};
 
 /// How training images are augmented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,10 @@ pub enum AugmentMode {
     /// the Augment RPC applies it, to train a fresh classifier with plain SGD. Its name in a
     /// configuration is `served` (the documented one): it applies what a server serves.
     Frozen,
+    /// The `broad` variant's prior q₀ of the kind, nothing learned, applied on top of
+    /// `baseline` as `served` applies a model (`prior:<kind>`): the control that tells whether
+    /// the hypergradient adds anything to random draws from the distribution it starts from.
+    Prior(AugmenterKind),
 }
 
 impl AugmentMode {
@@ -42,13 +47,24 @@ impl FromStr for AugmentMode {
             "none" => Ok(Self::None),
             "handcrafted" => Ok(Self::Handcrafted),
             "served" => Ok(Self::Frozen),
-            other => other.parse().map(Self::Learned).map_err(|_| {
+            other => {
                 let learned: Vec<String> = AugmenterKind::ALL.iter().map(|k| k.name()).collect();
-                format!(
-                    "unknown mode '{other}': expected none, handcrafted, served, {}",
-                    learned.join(", ")
-                )
-            }),
+                if let Some(kind) = other.strip_prefix("prior:") {
+                    return kind.parse().map(Self::Prior).map_err(|_| {
+                        format!(
+                            "unknown kind '{kind}' in mode '{other}': expected prior:{}",
+                            learned.join(", prior:")
+                        )
+                    });
+                }
+                other.parse().map(Self::Learned).map_err(|_| {
+                    format!(
+                        "unknown mode '{other}': expected none, handcrafted, served, \
+                         prior:<kind>, {}",
+                        learned.join(", ")
+                    )
+                })
+            }
         }
     }
 }
@@ -60,6 +76,7 @@ impl fmt::Display for AugmentMode {
             Self::Handcrafted => f.write_str("handcrafted"),
             Self::Frozen => f.write_str("served"),
             Self::Learned(kind) => write!(f, "{kind}"),
+            Self::Prior(kind) => write!(f, "prior:{kind}"),
         }
     }
 }
@@ -112,6 +129,21 @@ pub struct AugmentConfig {
     /// Virtual steps per bilevel step.
     #[serde(default = "one")]
     pub inner_steps: usize,
+    /// How the hypergradient is scaled: `none` (as published) or `inverse-lr` (times the
+    /// classifier's initial over its current learning rate). Learned modes; `broad` fills in `inverse-lr`.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "by_name_opt")]
+    pub hypergradient_scale: Option<HypergradientScale>,
+    /// β of the regulariser β·KL(q_φ‖q₀) toward the broad prior (`broad` only; it fills in
+    /// [`BROAD_PRIOR_KL`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_kl: Option<f64>,
+    /// γ of the entropy bonus −γ·Σ log σ (spread variants; off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy_bonus: Option<f64>,
+    /// The augmenter stops learning once the classifier's learning rate is below this fraction
+    /// of its initial value (learned modes; never when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze_below: Option<f64>,
     /// Augmenter SGD learning rate (constant).
     pub lr: f64,
     /// Augmenter SGD momentum.
@@ -134,7 +166,35 @@ impl AugmentConfig {
     pub fn variant_or_default(&self) -> AugmenterVariant {
         self.variant.unwrap_or_default()
     }
+
+    /// What the augmenter's loss adds to L_val (the keys as filled in at load).
+    pub fn objective(&self) -> AugmenterObjective {
+        AugmenterObjective {
+            scale: self.hypergradient_scale.unwrap_or_default(),
+            prior_kl: self.prior_kl.unwrap_or(0.0),
+            entropy_bonus: self.entropy_bonus.unwrap_or(0.0),
+            freeze_below: self.freeze_below,
+        }
+    }
+
+    /// Fills in the defaults of a learned mode's variant, so that a run directory records the
+    /// objective it trains with: the variant itself, and for `broad` the inverse-lr scale and
+    /// [`BROAD_PRIOR_KL`].
+    pub(super) fn fill_learned_defaults(&mut self) {
+        if !self.mode.is_learned() {
+            return;
+        }
+        let variant = *self.variant.get_or_insert_with(Default::default);
+        if variant == AugmenterVariant::Broad {
+            self.hypergradient_scale
+                .get_or_insert(HypergradientScale::InverseLr);
+            self.prior_kl.get_or_insert(BROAD_PRIOR_KL);
+        }
+    }
 }
+
+/// The `broad` variant's β when `augment.prior_kl` is absent.
+pub const BROAD_PRIOR_KL: f64 = 0.05;
 
 fn default_crop_padding() -> usize {
     CROP_PADDING

@@ -117,9 +117,7 @@ impl RunConfig {
                 };
                 problem(&key, e.into_inner().to_string())
             })?;
-        if config.augment.mode.is_learned() && config.augment.variant.is_none() {
-            config.augment.variant = Some(Default::default());
-        }
+        config.augment.fill_learned_defaults();
         config.validate()?;
         Ok(config)
     }

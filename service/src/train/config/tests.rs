@@ -5,6 +5,7 @@ use std::path::Path;
 use super::*;
 use crate::data::{Level, Policy, CROP_PADDING};
 use crate::nn::{AugmenterKind, AugmenterVariant, ClassifierArch};
+use crate::objective::HypergradientScale;
 use crate::train::presets::PRESET_NAMES;
 
 #[test]
@@ -419,4 +420,83 @@ fn path_keys_name_every_path_and_only_paths() {
         assert_eq!(err.key, *key);
     }
     assert_eq!(RunConfig::path_keys().len(), 4);
+}
+
+#[test]
+fn broad_fills_in_its_objective_and_the_objective_keys_are_checked() {
+    let load = |sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        RunConfig::load(Some("fmnist-small"), None, &sets)
+    };
+    let broad = load(&["augment.variant=broad"]).unwrap();
+    let objective = broad.augment.objective();
+    assert_eq!(objective.scale, HypergradientScale::InverseLr);
+    assert_eq!(objective.prior_kl, augment::BROAD_PRIOR_KL);
+    assert_eq!(
+        (objective.entropy_bonus, objective.freeze_below),
+        (0.0, None)
+    );
+    let stored = broad.to_toml();
+    assert!(
+        stored.contains("hypergradient_scale = \"inverse-lr\""),
+        "{stored}"
+    );
+    assert_eq!(RunConfig::from_toml(&stored).unwrap(), broad);
+    let tuned = load(&[
+        "augment.variant=broad",
+        "augment.prior_kl=0.2",
+        "augment.hypergradient_scale=\"none\"",
+        "augment.freeze_below=0.05",
+    ])
+    .unwrap();
+    let objective = tuned.augment.objective();
+    assert_eq!(objective.prior_kl, 0.2);
+    assert_eq!(objective.scale, HypergradientScale::None);
+    assert_eq!(objective.freeze_below, Some(0.05));
+    // The default variant keeps the published objective.
+    let narrow = load(&[]).unwrap().augment.objective();
+    assert_eq!(narrow, crate::objective::AugmenterObjective::default());
+
+    let err = load(&["augment.prior_kl=0.1"]).unwrap_err();
+    assert_eq!(err.key, "augment.prior_kl");
+    assert!(err.problem.contains("broad"), "{err}");
+    let err = load(&["augment.variant=reference", "augment.entropy_bonus=0.1"]).unwrap_err();
+    assert_eq!(err.key, "augment.entropy_bonus");
+    let err = load(&["augment.mode=none", "augment.freeze_below=0.1"]).unwrap_err();
+    assert_eq!(err.key, "augment.freeze_below");
+    assert!(err.problem.contains("learned modes"), "{err}");
+    let err = load(&["augment.variant=broad", "augment.prior_kl=-1"]).unwrap_err();
+    assert_eq!(err.key, "augment.prior_kl");
+    let err = load(&["augment.freeze_below=1.5"]).unwrap_err();
+    assert_eq!(err.key, "augment.freeze_below");
+    let err = load(&["augment.hypergradient_scale=\"inverse\""]).unwrap_err();
+    assert_eq!(err.key, "augment.hypergradient_scale");
+    assert!(err.problem.contains("inverse-lr"), "{err}");
+}
+
+#[test]
+fn prior_mode_names_its_kind_and_refuses_learned_keys() {
+    let load = |sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        RunConfig::load(Some("fmnist-small"), None, &sets)
+    };
+    let prior = load(&["augment.mode=\"prior:affine_color\"", "data.val_ratio=0"]).unwrap();
+    assert_eq!(
+        prior.augment.mode,
+        AugmentMode::Prior(AugmenterKind::AffineColor)
+    );
+    assert!(!prior.augment.mode.is_learned());
+    assert_eq!(RunConfig::from_toml(&prior.to_toml()).unwrap(), prior);
+    let err = load(&["augment.mode=\"prior:wide\""]).unwrap_err();
+    assert_eq!(err.key, "augment.mode");
+    assert!(
+        err.problem.contains("'wide'") && err.problem.contains("prior:affine_color"),
+        "{err}"
+    );
+    let err = load(&[
+        "augment.mode=\"prior:affine_color\"",
+        "augment.prior_kl=0.1",
+    ])
+    .unwrap_err();
+    assert_eq!(err.key, "augment.prior_kl");
 }

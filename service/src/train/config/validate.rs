@@ -90,6 +90,22 @@ impl RunConfig {
         if let Some(bound) = a.bound {
             positive("augment.bound", bound)?;
         }
+        for (key, value) in [
+            ("augment.prior_kl", a.prior_kl),
+            ("augment.entropy_bonus", a.entropy_bonus),
+        ] {
+            if let Some(value) = value {
+                non_negative(key, value)?;
+            }
+        }
+        if let Some(fraction) = a.freeze_below {
+            if !(fraction > 0.0 && fraction <= 1.0) {
+                return Err(problem(
+                    "augment.freeze_below",
+                    format!("{fraction} is not a fraction in (0, 1]"),
+                ));
+            }
+        }
         if self.output.test_every == 0 {
             return Err(problem(
                 "output.test_every",
@@ -132,6 +148,7 @@ impl RunConfig {
                 ),
             ));
         }
+        self.check_objective()?;
         if self.data.val_ratio == 0.0 && mode.is_learned() {
             return Err(problem(
                 "data.val_ratio",
@@ -159,6 +176,45 @@ impl RunConfig {
                 ),
             )),
         }
+    }
+
+    /// The augmenter objective's keys: learned modes only, the prior's KL under `broad` only,
+    /// the entropy bonus under a variant with spreads.
+    fn check_objective(&self) -> Result<(), ConfigError> {
+        let a = &self.augment;
+        let mode = a.mode;
+        let set = [
+            (
+                "augment.hypergradient_scale",
+                a.hypergradient_scale.is_some(),
+            ),
+            ("augment.prior_kl", a.prior_kl.is_some()),
+            ("augment.entropy_bonus", a.entropy_bonus.is_some()),
+            ("augment.freeze_below", a.freeze_below.is_some()),
+        ];
+        if !mode.is_learned() {
+            if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
+                return Err(problem(
+                    key,
+                    format!("only used by the learned modes; mode is '{mode}'"),
+                ));
+            }
+            return Ok(());
+        }
+        let variant = a.variant_or_default();
+        if a.prior_kl.is_some_and(|beta| beta > 0.0) && !variant.has_gate() {
+            return Err(problem(
+                "augment.prior_kl",
+                format!("needs variant 'broad' (the one with a prior q₀), not '{variant}'"),
+            ));
+        }
+        if a.entropy_bonus.is_some_and(|gamma| gamma > 0.0) && variant.spread_shift().is_none() {
+            return Err(problem(
+                "augment.entropy_bonus",
+                format!("needs a variant with spreads, not '{variant}'"),
+            ));
+        }
+        Ok(())
     }
 
     /// RandAugment's settings: set only with a RandAugment baseline, and in range.
