@@ -49,6 +49,9 @@ pub struct AugmentOptions {
     /// Float input only: the data is standardized with the model's mean and std (else pixels
     /// in 0..1). The result is in the same convention.
     pub standardized: bool,
+    /// Apply the learned transform only, not the hand-crafted base the model was learned on
+    /// top of (its `base`): for a job whose own pipeline already applies it.
+    pub learned_only: bool,
 }
 
 impl Default for AugmentOptions {
@@ -59,6 +62,7 @@ impl Default for AugmentOptions {
             return_params: false,
             sampling: Sampling::Train,
             standardized: false,
+            learned_only: false,
         }
     }
 }
@@ -131,6 +135,7 @@ pub(crate) fn augment_request(
         seed,
         copies: options.copies,
         return_params: options.return_params,
+        learned_only: options.learned_only,
         sampling: options.sampling.to_proto() as i32,
         request_id,
     }
@@ -301,8 +306,10 @@ mod tests {
             return_params: true,
             sampling: Sampling::Eval,
             standardized: false,
+            learned_only: true,
         };
         let r = augment_request("cifar@2", batch, &options, options.seed, "3".into());
+        assert!(r.learned_only);
         assert_eq!(r.model, "cifar@2");
         assert_eq!(r.shape, [1, 2, 2, 3]);
         assert_eq!(r.dtype(), pb::DType::DtypeUint8);

@@ -255,6 +255,7 @@ async fn in_process(
                 seed: r.seed,
                 copies: 1,
                 return_params: false,
+                learned_only: false,
                 dropout: true,
                 deadline: None,
             })?;
@@ -291,6 +292,7 @@ fn publish_model(dir: &std::path::Path, engine: &augmentd::engine::Engine) -> Re
         shape: ImageShape::new(3, SIDE as usize, SIDE as usize),
         epoch: 0,
         served: None,
+        base: None,
     };
     let model_dir = dir.join("untrained");
     std::fs::create_dir_all(&model_dir)?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use augmentd::data::IMAGE_EXTENSIONS;
 use augmentd::device::DeviceSpec;
-use augmentd::model::{augment_standardized, load_model, Model};
+use augmentd::model::{augment_on_base, augment_standardized, load_model, Model};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tch::{Device, Kind, Tensor};
@@ -33,6 +33,10 @@ pub struct AugmentArgs {
     /// Also write `params.json`: the transformation parameters of every copy.
     #[arg(long, env = "AUGMENTD_PARAMS")]
     params: bool,
+    /// Apply the learned transform only, not the hand-crafted base the model was learned on
+    /// top of (recorded in its `model.json`), which is applied first by default.
+    #[arg(long, env = "AUGMENTD_LEARNED_ONLY")]
+    learned_only: bool,
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, env = "AUGMENTD_DEVICE", default_value = "cpu")]
     device: String,
@@ -116,7 +120,12 @@ pub fn run(args: AugmentArgs) -> Result<()> {
     let mut params = Vec::new();
     for file in &files {
         let image = load_image(file, &model)?.to_device(device);
-        let augmented = augment_standardized(&model, &image, args.copies, &mut rng, true)?;
+        let augment = if args.learned_only {
+            augment_standardized
+        } else {
+            augment_on_base
+        };
+        let augmented = augment(&model, &image, args.copies, &mut rng, true)?;
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
         for copy in 0..args.copies {
             let out = args.out.join(format!("{stem}-aug{copy}.png"));

@@ -19,7 +19,7 @@ use tch::{Device, Kind};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::metrics::Metrics;
-use crate::model::{augment_standardized, Model};
+use crate::model::{augment_on_base, augment_standardized, Model};
 use crate::torch_error::TorchError;
 
 use super::batch::RawBatch;
@@ -39,6 +39,8 @@ pub struct AugmentTask {
     pub copies: usize,
     /// Return the transformation parameters.
     pub return_params: bool,
+    /// Apply the learned transform only, not the model's hand-crafted base.
+    pub learned_only: bool,
     /// Dropout on (TRAIN sampling).
     pub dropout: bool,
     /// The client's deadline.
@@ -324,7 +326,12 @@ fn run_task(
     let normalization = &task.model.meta.info.normalization;
     let images = task.batch.to_standardized(normalization, device)?;
     let mut rng = StdRng::seed_from_u64(task.seed);
-    let augmented = augment_standardized(model, &images, task.copies, &mut rng, task.dropout)?;
+    let augment = if task.learned_only {
+        augment_standardized
+    } else {
+        augment_on_base
+    };
+    let augmented = augment(model, &images, task.copies, &mut rng, task.dropout)?;
     let batch = RawBatch::from_standardized(&augmented.images, &task.batch, normalization)?;
     let (param_names, params) = if task.return_params {
         let values = augmented

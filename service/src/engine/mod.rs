@@ -72,6 +72,8 @@ pub struct AugmentParams {
     pub copies: u32,
     /// Return transformation parameters.
     pub return_params: bool,
+    /// Skip the model's hand-crafted base.
+    pub learned_only: bool,
     /// TRAIN sampling (dropout on).
     pub dropout: bool,
     /// The client's deadline.
@@ -154,6 +156,7 @@ impl Engine {
             seed: params.seed.unwrap_or_else(rand::random),
             copies,
             return_params: params.return_params,
+            learned_only: params.learned_only,
             dropout: params.dropout,
             deadline: params.deadline,
         })
@@ -182,6 +185,7 @@ impl Engine {
                     seed: 0,
                     copies: 1,
                     return_params: false,
+                    learned_only: false,
                     dropout: true,
                     deadline: None,
                 })

@@ -91,6 +91,7 @@ pub fn augment_params(
         seed: request.seed,
         copies: request.copies,
         return_params: request.return_params,
+        learned_only: request.learned_only,
         dropout,
         deadline,
     })
@@ -225,6 +226,7 @@ pub fn model_version(v: &ModelView) -> pb::ModelVersion {
         default: v.default,
         augmenter: info.kind.name(),
         variant: info.variant.name().into(),
+        base: info.base.map(|b| b.to_string()).unwrap_or_default(),
         dataset: m.provenance.dataset.clone(),
         channels: info.shape.channels as u32,
         height: info.shape.height as u32,
@@ -295,6 +297,22 @@ mod tests {
         augment_params(r, None, 1 << 20)
             .expect_err("refused")
             .to_string()
+    }
+
+    #[test]
+    fn learned_only_reaches_the_engine() {
+        let params = augment_params(request(), None, 1 << 20).unwrap();
+        assert!(!params.learned_only, "the base applies by default");
+        let params = augment_params(
+            pb::AugmentRequest {
+                learned_only: true,
+                ..request()
+            },
+            None,
+            1 << 20,
+        )
+        .unwrap();
+        assert!(params.learned_only);
     }
 
     #[test]

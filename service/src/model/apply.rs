@@ -22,6 +22,31 @@ pub fn augment_standardized(
     rng: &mut StdRng,
     dropout: bool,
 ) -> Result<Augmented, ModelError> {
+    augment(model, images, copies, rng, (dropout, false))
+}
+
+/// [`augment_standardized`] with the model's hand-crafted base ([`ModelInfo::base`](
+/// super::ModelInfo::base)) applied to every copy before the learned transform, as training
+/// applied it; the base draws from `rng` after the learned noise, so a seed gives the same
+/// transformation parameters with and without it. A model without a base augments as
+/// [`augment_standardized`] does.
+pub fn augment_on_base(
+    model: &Model,
+    images: &Tensor,
+    copies: usize,
+    rng: &mut StdRng,
+    dropout: bool,
+) -> Result<Augmented, ModelError> {
+    augment(model, images, copies, rng, (dropout, true))
+}
+
+fn augment(
+    model: &Model,
+    images: &Tensor,
+    copies: usize,
+    rng: &mut StdRng,
+    (dropout, on_base): (bool, bool),
+) -> Result<Augmented, ModelError> {
     if copies == 0 {
         return Err(ModelError::InvalidArgument(
             "at least one copy per image is needed".into(),
@@ -48,6 +73,10 @@ pub fn augment_standardized(
         dropout,
         (images.kind(), images.device()),
     )?;
+    let batch = match (on_base, &model.info.base) {
+        (true, Some(base)) => base.apply_standardized(&batch, &model.info.normalization, rng)?,
+        _ => batch,
+    };
     Ok(model.augmenter.forward(&model.theta, &batch, &noise)?)
 }
 #[cfg(test)]
@@ -75,6 +104,44 @@ mod tests {
         // Every copy has its own transformation.
         let t = Vec::<f32>::try_from(a.transform.flatten(0, -1)).unwrap();
         assert_ne!(t[..10], t[10..20]);
+    }
+
+    #[test]
+    fn the_base_goes_under_the_learned_transform_and_keeps_its_parameters() {
+        let mut model = model(AugmenterKind::AffineColor, 3, 3);
+        let input = images(2, 3);
+        let run = |model: &Model, on_base: bool| {
+            let mut rng = StdRng::seed_from_u64(7);
+            let f = if on_base {
+                augment_on_base
+            } else {
+                augment_standardized
+            };
+            f(model, &input, 2, &mut rng, true).unwrap()
+        };
+        // No base recorded: both paths give the same output.
+        let (plain, on_base) = (run(&model, false), run(&model, true));
+        assert!(plain.images.equal(&on_base.images));
+        model.info.base = Some(crate::model::ModelBase {
+            baseline: "crop+flip+randaugment".parse().unwrap(),
+            crop_padding: 2,
+            color_jitter: false,
+        });
+        let learned_only = run(&model, false);
+        let with_base = run(&model, true);
+        assert!(
+            learned_only.images.equal(&plain.images),
+            "learned only ignores the base"
+        );
+        assert!(
+            with_base.transform.equal(&plain.transform),
+            "same learned parameters"
+        );
+        assert!(!with_base.images.allclose(&plain.images, 1e-3, 1e-3, false));
+        assert!(
+            run(&model, true).images.equal(&with_base.images),
+            "same seed, same images"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`ModelInfo`]: what is needed to apply a trained augmenter besides its weights (kind,
 //! network variant, the normalization of its images, the affine bound, the image shape, the
-//! epoch), and the distribution it serves once published. Written beside the weights as
+//! epoch, the hand-crafted base it was learned on top of), and the distribution it serves once
+//! published. Written beside the weights as
 //! `model.json`; the file keeps its flat layout (`augmenter`, `variant`, `mean`, `std`, …) so
 //! that every model saved so far still loads.
 use serde::{Deserialize, Serialize};
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{ImageShape, Normalization};
 use crate::nn::{Augmenter, AugmenterKind, AugmenterVariant, NnResult};
 
+use super::base::{BaseFile, ModelBase};
 use super::distribution::ServedDistribution;
 
 /// The format tag of `model.json`.
@@ -32,6 +34,9 @@ pub struct ModelInfo {
     /// The distribution of transformations it serves, with its collapse flag (absent from
     /// models saved before it was recorded, and from a run's models until published).
     pub served: Option<ServedDistribution>,
+    /// The hand-crafted augmentation it was learned on top of (`None`: none, or a model saved
+    /// before the base was recorded).
+    pub base: Option<ModelBase>,
 }
 
 impl ModelInfo {
@@ -64,6 +69,8 @@ struct InfoFile {
     epoch: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     served: Option<ServedDistribution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base: Option<BaseFile>,
 }
 
 fn reference_variant() -> String {
@@ -100,6 +107,7 @@ impl TryFrom<InfoFile> for ModelInfo {
             bound: file.bound,
             epoch: file.epoch,
             served: file.served,
+            base: file.base.map(ModelBase::try_from).transpose()?,
         })
     }
 }
@@ -117,6 +125,7 @@ impl From<ModelInfo> for InfoFile {
             width: info.shape.width,
             epoch: info.epoch,
             served: info.served,
+            base: info.base.map(BaseFile::from),
         }
     }
 }

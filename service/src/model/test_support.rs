@@ -23,6 +23,7 @@ pub fn test_model(kind: AugmenterKind, channels: usize, seed: u64) -> Model {
             shape: ImageShape::new(channels, 12, 10),
             epoch: 0,
             served: None,
+            base: None,
         },
         augmenter,
         theta,

@@ -17,6 +17,33 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 #[test]
+fn the_base_round_trips_and_models_without_one_load_with_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = test_model(AugmenterKind::AffineColor, 3, 4);
+    let base = ModelBase {
+        baseline: "crop+flip+randaugment".parse().unwrap(),
+        crop_padding: 2,
+        color_jitter: true,
+    };
+    model.info.base = Some(base);
+    let weights = save_model(dir.path(), &model.info, &model.theta).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("model.json")).unwrap();
+    assert!(
+        text.contains("\"baseline\": \"crop+flip+randaugment\""),
+        "{text}"
+    );
+    assert_eq!(
+        load_model(&weights, Device::Cpu).unwrap().info.base,
+        Some(base)
+    );
+    model.info.base = None;
+    save_model(dir.path(), &model.info, &model.theta).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("model.json")).unwrap();
+    assert!(!text.contains("base"), "{text}");
+    assert_eq!(load_model(&weights, Device::Cpu).unwrap().info.base, None);
+}
+
+#[test]
 fn the_served_distribution_round_trips_and_old_descriptions_still_load() {
     let dir = tempfile::tempdir().unwrap();
     let mut model = test_model(AugmenterKind::AffineColor, 3, 4);

@@ -15,7 +15,7 @@ use super::error::TrainError;
 use super::learner::{EpochStart, EpochSummary, Learner, Preview, StepOutcome, StepTotals};
 use super::publish::{served_now, ModelSource, EPOCH_SERVED_DRAWS};
 use super::state::Parts;
-use crate::model::is_collapsed;
+use crate::model::{is_collapsed, ModelBase};
 
 /// A classifier with the augmenter it trains, and what a model of that augmenter records.
 pub struct BilevelRunLearner {
@@ -26,6 +26,8 @@ pub struct BilevelRunLearner {
     shape: ImageShape,
     /// The soft bound on the affine matrix, if any.
     bound: Option<f64>,
+    /// The hand-crafted augmentation the loader applies underneath, recorded in its models.
+    base: Option<ModelBase>,
     /// The noise of the epoch in progress.
     rng: StdRng,
     /// The validation batches of the epoch in progress.
@@ -33,15 +35,17 @@ pub struct BilevelRunLearner {
 }
 
 impl BilevelRunLearner {
-    /// `learner`, for training images of `shape` standardized with `normalization`.
+    /// `learner`, for training images of `shape` standardized with `normalization`, augmented
+    /// by `base` before the learned transform.
     pub fn new(
         learner: BilevelLearner,
         normalization: Normalization,
         shape: ImageShape,
-        bound: Option<f64>,
+        (bound, base): (Option<f64>, Option<ModelBase>),
     ) -> Self {
         Self {
             learner,
+            base,
             normalization,
             shape,
             bound,
@@ -155,6 +159,7 @@ impl BilevelRunLearner {
             normalization: &self.normalization,
             shape: self.shape,
             bound: self.bound,
+            base: self.base,
         }
     }
 }

@@ -17,7 +17,7 @@ use super::error::TrainError;
 use super::learner::{EpochStart, EpochSummary, Learner, Preview, StepOutcome, StepTotals};
 use super::publish::ModelSource;
 use super::state::Parts;
-use crate::model::{augment_standardized, is_collapsed, load_model, model_files, Model};
+use crate::model::{augment_standardized, is_collapsed, load_model, model_files, Model, ModelBase};
 
 /// Means and stds closer than this (relative) are the same normalization: a model's
 /// description stores them as JSON, which reads floats back to within an ulp.
@@ -88,6 +88,31 @@ impl FrozenAugmenter {
             model,
             model_normalization,
             run_normalization,
+        })
+    }
+
+    /// Checks that the run's loader applies the base the model was learned on top of
+    /// (`run_base`, from `augment.baseline`, `crop_padding` and `color_jitter`): a served
+    /// model sees the images it learned on. Models without a recorded base take any.
+    pub fn require_base(
+        self,
+        run_base: Option<ModelBase>,
+        weights: &Path,
+    ) -> Result<Self, TrainError> {
+        let Some(base) = self.model.info.base else {
+            return Ok(self);
+        };
+        if run_base == Some(base) {
+            return Ok(self);
+        }
+        let run = run_base.map_or("none".to_string(), |b| b.to_string());
+        Err(TrainError::ServedModel {
+            path: weights.to_path_buf(),
+            problem: format!(
+                "the model was learned on top of the hand-crafted base {base}, but this run's \
+                 augment.baseline applies {run}: set augment.baseline (and crop_padding, \
+                 color_jitter) to the model's base"
+            ),
         })
     }
 
@@ -264,6 +289,42 @@ mod tests {
         let (_, shape) = model_shape(3);
         let model = test_model(AugmenterKind::AffineColor, 3, 5);
         FrozenAugmenter::new(model, Path::new("m.safetensors"), normalization, shape).unwrap()
+    }
+
+    #[test]
+    fn a_served_run_must_apply_the_base_its_model_learned_on() {
+        let (normalization, shape) = model_shape(3);
+        let base = |name: &str| ModelBase {
+            baseline: name.parse().unwrap(),
+            crop_padding: 2,
+            color_jitter: false,
+        };
+        let weights = Path::new("m.safetensors");
+        let with_base = || {
+            let mut model = test_model(AugmenterKind::AffineColor, 3, 5);
+            model.info.base = Some(base("crop+flip"));
+            FrozenAugmenter::new(model, weights, &normalization, shape).unwrap()
+        };
+        assert!(with_base()
+            .require_base(Some(base("crop+flip")), weights)
+            .is_ok());
+        let err = with_base()
+            .require_base(Some(base("crop+flip+randaugment")), weights)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("m.safetensors")
+                && err.contains("base crop+flip, crop padding 2")
+                && err.contains("applies crop+flip+randaugment"),
+            "{err}"
+        );
+        let err = with_base().require_base(None, weights).err().unwrap();
+        assert!(err.to_string().contains("applies none"), "{err}");
+        // A model without a recorded base takes any run.
+        assert!(frozen(&normalization)
+            .require_base(Some(base("crop+flip")), weights)
+            .is_ok());
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub fn build(
         )),
         AugmentMode::Frozen => Box::new(FrozenLearner::new(
             ClassifierState::new((net, weights, buffers), classifier_opt)?,
-            FrozenAugmenter::load(c.served_model()?, &data.normalization, shape, device)?,
+            FrozenAugmenter::load(c.served_model()?, &data.normalization, shape, device)?
+                .require_base(c.augment.model_base(), c.served_model()?)?,
         )),
         AugmentMode::Prior(kind) => {
             let n = &data.normalization;
@@ -62,6 +63,7 @@ pub fn build(
                 shape,
                 epoch: 0,
                 served: None,
+                base: c.augment.model_base(),
             };
             let model = Model {
                 info,
@@ -95,7 +97,7 @@ pub fn build(
                 learner,
                 n.clone(),
                 shape,
-                c.augment.bound,
+                (c.augment.bound, c.augment.model_base()),
             ))
         }
     })

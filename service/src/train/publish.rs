@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::bilevel::AugmenterState;
 use crate::data::{ImageShape, Normalization};
 use crate::model::{
-    save_model, served_distribution, Model, ModelInfo, ServedDistribution, SERVED_DRAWS,
+    save_model, served_distribution, Model, ModelBase, ModelInfo, ServedDistribution, SERVED_DRAWS,
 };
 
 use super::error::TrainError;
@@ -24,6 +24,8 @@ pub struct ModelSource<'a> {
     pub shape: ImageShape,
     /// The soft bound on the affine matrix, if any.
     pub bound: Option<f64>,
+    /// The hand-crafted augmentation it learned on top of.
+    pub base: Option<ModelBase>,
 }
 
 /// A model [`publish`] wrote.
@@ -75,6 +77,7 @@ impl ModelSource<'_> {
                 shape: self.shape,
                 epoch,
                 served: None,
+                base: self.base,
             },
             augmenter: self.augmenter.net.clone(),
             theta: self.augmenter.theta.shallow_clone(),

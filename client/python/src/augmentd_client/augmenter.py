@@ -44,6 +44,8 @@ class RemoteAugmenter:
         layout: `auto` (the dimension of size 1 or 3 is the channels), `NCHW` or `NHWC`.
         sampling: `train` (dropout on, as during training; the default) or `eval`.
         standardized: float batches hold values standardized with the model's mean/std.
+        learned_only: apply the learned transform only, not the hand-crafted base the model was
+            learned on top of (its `base`), when the job's own pipeline already applies it.
         timeout: seconds each call attempt may take (None: no limit).
         retry: the policy for RESOURCE_EXHAUSTED / UNAVAILABLE (`RetryPolicy.disabled()` to
             raise at once).
@@ -59,6 +61,7 @@ class RemoteAugmenter:
         layout: str = "auto",
         sampling: str = "train",
         standardized: bool = False,
+        learned_only: bool = False,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
@@ -72,6 +75,7 @@ class RemoteAugmenter:
         self.layout = normalize_layout(layout)
         self.sampling = sampling
         self.standardized = standardized
+        self.learned_only = learned_only
         self._options(None, 1, None, None, None, False)  # validates the defaults now
 
     @property
@@ -95,6 +99,7 @@ class RemoteAugmenter:
             sampling=self.sampling if sampling is None else sampling,
             standardized=self.standardized if standardized is None else standardized,
             return_params=return_params,
+            learned_only=self.learned_only,
         )
 
     def augment_raw(

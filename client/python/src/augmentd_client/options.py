@@ -54,6 +54,7 @@ class AugmentOptions:
     sampling: str = "train"
     standardized: bool = False
     return_params: bool = False
+    learned_only: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.copies, (int, np.integer)) or isinstance(self.copies, bool) or self.copies < 1:
@@ -80,6 +81,7 @@ class AugmentOptions:
             seed=None if chosen is None else int(chosen),
             copies=int(self.copies),
             return_params=self.return_params,
+            learned_only=self.learned_only,
             sampling=SAMPLINGS[self.sampling],
             request_id=request_id,
         )

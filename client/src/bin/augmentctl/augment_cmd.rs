@@ -31,6 +31,7 @@ pub async fn run(client: &Client, args: AugmentArgs) -> anyhow::Result<ExitCode>
             Sampling::Train
         },
         standardized: args.standardized,
+        learned_only: args.learned_only,
     };
     let is_npy = args
         .input

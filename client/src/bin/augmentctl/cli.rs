@@ -166,6 +166,10 @@ pub struct AugmentArgs {
     /// Also write params.json: every output image's transformation parameters.
     #[arg(long)]
     pub params: bool,
+    /// Apply the learned transform only, not the hand-crafted base the model was learned on
+    /// top of.
+    #[arg(long)]
+    pub learned_only: bool,
     /// Images per request (files of different sizes always go in separate requests).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch: u32,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::names::{by_name, by_name_opt};
 use crate::data::policy::{RANDAUGMENT_MAGNITUDE, RANDAUGMENT_OPS};
 use crate::data::{Baseline, CROP_PADDING};
+use crate::model::ModelBase;
 use crate::nn::{AugmenterKind, AugmenterVariant};
 use crate::objective::{AugmenterObjective, HypergradientScale};
 
@@ -165,6 +166,17 @@ impl AugmentConfig {
     /// The augmenter variant a learned mode trains (the default when absent).
     pub fn variant_or_default(&self) -> AugmenterVariant {
         self.variant.unwrap_or_default()
+    }
+
+    /// The hand-crafted augmentation the loader applies under the learned one, as a model
+    /// records it (`None` when the loader applies nothing).
+    pub fn model_base(&self) -> Option<ModelBase> {
+        let baseline = self.baseline_with_settings();
+        (!baseline.is_none() || self.color_jitter).then_some(ModelBase {
+            baseline,
+            crop_padding: self.crop_padding,
+            color_jitter: self.color_jitter,
+        })
     }
 
     /// What the augmenter's loss adds to L_val (the keys as filled in at load).

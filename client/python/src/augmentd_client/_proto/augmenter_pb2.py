@@ -24,23 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61ugmentd/v1/augmenter.proto\x12\x0b\x61ugmentd.v1\"\x9a\x02\n\x0e\x41ugmentRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12!\n\x05\x64type\x18\x03 \x01(\x0e\x32\x12.augmentd.v1.DType\x12#\n\x06layout\x18\x04 \x01(\x0e\x32\x13.augmentd.v1.Layout\x12\r\n\x05shape\x18\x05 \x03(\x03\x12\x14\n\x0cstandardized\x18\x06 \x01(\x08\x12\x11\n\x04seed\x18\x07 \x01(\x04H\x00\x88\x01\x01\x12\x0e\n\x06\x63opies\x18\x08 \x01(\r\x12\x15\n\rreturn_params\x18\t \x01(\x08\x12\'\n\x08sampling\x18\n \x01(\x0e\x32\x15.augmentd.v1.Sampling\x12\x12\n\nrequest_id\x18\x0b \x01(\tB\x07\n\x05_seed\"\xe8\x01\n\x0f\x41ugmentResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12!\n\x05\x64type\x18\x02 \x01(\x0e\x32\x12.augmentd.v1.DType\x12#\n\x06layout\x18\x03 \x01(\x0e\x32\x13.augmentd.v1.Layout\x12\r\n\x05shape\x18\x04 \x03(\x03\x12\x12\n\nmodel_name\x18\x05 \x01(\t\x12\x15\n\rmodel_version\x18\x06 \x01(\x04\x12\x0c\n\x04seed\x18\x07 \x01(\x04\x12\x13\n\x0bparam_names\x18\x08 \x03(\t\x12\x0e\n\x06params\x18\t \x03(\x02\x12\x12\n\nrequest_id\x18\n \x01(\t*U\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x44TYPE_UINT8\x10\x01\x12\x11\n\rDTYPE_FLOAT32\x10\x02\x12\x11\n\rDTYPE_FLOAT16\x10\x03*B\n\x06Layout\x12\x16\n\x12LAYOUT_UNSPECIFIED\x10\x00\x12\x0f\n\x0bLAYOUT_NCHW\x10\x01\x12\x0f\n\x0bLAYOUT_NHWC\x10\x02*K\n\x08Sampling\x12\x18\n\x14SAMPLING_UNSPECIFIED\x10\x00\x12\x12\n\x0eSAMPLING_TRAIN\x10\x01\x12\x11\n\rSAMPLING_EVAL\x10\x02\x32\xa1\x01\n\tAugmenter\x12\x44\n\x07\x41ugment\x12\x1b.augmentd.v1.AugmentRequest\x1a\x1c.augmentd.v1.AugmentResponse\x12N\n\rAugmentStream\x12\x1b.augmentd.v1.AugmentRequest\x1a\x1c.augmentd.v1.AugmentResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x61ugmentd/v1/augmenter.proto\x12\x0b\x61ugmentd.v1\"\xb0\x02\n\x0e\x41ugmentRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12!\n\x05\x64type\x18\x03 \x01(\x0e\x32\x12.augmentd.v1.DType\x12#\n\x06layout\x18\x04 \x01(\x0e\x32\x13.augmentd.v1.Layout\x12\r\n\x05shape\x18\x05 \x03(\x03\x12\x14\n\x0cstandardized\x18\x06 \x01(\x08\x12\x11\n\x04seed\x18\x07 \x01(\x04H\x00\x88\x01\x01\x12\x0e\n\x06\x63opies\x18\x08 \x01(\r\x12\x15\n\rreturn_params\x18\t \x01(\x08\x12\'\n\x08sampling\x18\n \x01(\x0e\x32\x15.augmentd.v1.Sampling\x12\x12\n\nrequest_id\x18\x0b \x01(\t\x12\x14\n\x0clearned_only\x18\x0c \x01(\x08\x42\x07\n\x05_seed\"\xe8\x01\n\x0f\x41ugmentResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12!\n\x05\x64type\x18\x02 \x01(\x0e\x32\x12.augmentd.v1.DType\x12#\n\x06layout\x18\x03 \x01(\x0e\x32\x13.augmentd.v1.Layout\x12\r\n\x05shape\x18\x04 \x03(\x03\x12\x12\n\nmodel_name\x18\x05 \x01(\t\x12\x15\n\rmodel_version\x18\x06 \x01(\x04\x12\x0c\n\x04seed\x18\x07 \x01(\x04\x12\x13\n\x0bparam_names\x18\x08 \x03(\t\x12\x0e\n\x06params\x18\t \x03(\x02\x12\x12\n\nrequest_id\x18\n \x01(\t*U\n\x05\x44Type\x12\x15\n\x11\x44TYPE_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x44TYPE_UINT8\x10\x01\x12\x11\n\rDTYPE_FLOAT32\x10\x02\x12\x11\n\rDTYPE_FLOAT16\x10\x03*B\n\x06Layout\x12\x16\n\x12LAYOUT_UNSPECIFIED\x10\x00\x12\x0f\n\x0bLAYOUT_NCHW\x10\x01\x12\x0f\n\x0bLAYOUT_NHWC\x10\x02*K\n\x08Sampling\x12\x18\n\x14SAMPLING_UNSPECIFIED\x10\x00\x12\x12\n\x0eSAMPLING_TRAIN\x10\x01\x12\x11\n\rSAMPLING_EVAL\x10\x02\x32\xa1\x01\n\tAugmenter\x12\x44\n\x07\x41ugment\x12\x1b.augmentd.v1.AugmentRequest\x1a\x1c.augmentd.v1.AugmentResponse\x12N\n\rAugmentStream\x12\x1b.augmentd.v1.AugmentRequest\x1a\x1c.augmentd.v1.AugmentResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'augmentd.v1.augmenter_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DTYPE']._serialized_start=564
-  _globals['_DTYPE']._serialized_end=649
-  _globals['_LAYOUT']._serialized_start=651
-  _globals['_LAYOUT']._serialized_end=717
-  _globals['_SAMPLING']._serialized_start=719
-  _globals['_SAMPLING']._serialized_end=794
+  _globals['_DTYPE']._serialized_start=586
+  _globals['_DTYPE']._serialized_end=671
+  _globals['_LAYOUT']._serialized_start=673
+  _globals['_LAYOUT']._serialized_end=739
+  _globals['_SAMPLING']._serialized_start=741
+  _globals['_SAMPLING']._serialized_end=816
   _globals['_AUGMENTREQUEST']._serialized_start=45
-  _globals['_AUGMENTREQUEST']._serialized_end=327
-  _globals['_AUGMENTRESPONSE']._serialized_start=330
-  _globals['_AUGMENTRESPONSE']._serialized_end=562
-  _globals['_AUGMENTER']._serialized_start=797
-  _globals['_AUGMENTER']._serialized_end=958
+  _globals['_AUGMENTREQUEST']._serialized_end=349
+  _globals['_AUGMENTRESPONSE']._serialized_start=352
+  _globals['_AUGMENTRESPONSE']._serialized_end=584
+  _globals['_AUGMENTER']._serialized_start=819
+  _globals['_AUGMENTER']._serialized_end=980
 # @@protoc_insertion_point(module_scope)

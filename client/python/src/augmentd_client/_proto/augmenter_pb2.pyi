@@ -37,7 +37,7 @@ SAMPLING_TRAIN: Sampling
 SAMPLING_EVAL: Sampling
 
 class AugmentRequest(_message.Message):
-    __slots__ = ("model", "data", "dtype", "layout", "shape", "standardized", "seed", "copies", "return_params", "sampling", "request_id")
+    __slots__ = ("model", "data", "dtype", "layout", "shape", "standardized", "seed", "copies", "return_params", "sampling", "request_id", "learned_only")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     DTYPE_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,7 @@ class AugmentRequest(_message.Message):
     RETURN_PARAMS_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LEARNED_ONLY_FIELD_NUMBER: _ClassVar[int]
     model: str
     data: bytes
     dtype: DType
@@ -60,7 +61,8 @@ class AugmentRequest(_message.Message):
     return_params: bool
     sampling: Sampling
     request_id: str
-    def __init__(self, model: _Optional[str] = ..., data: _Optional[bytes] = ..., dtype: _Optional[_Union[DType, str]] = ..., layout: _Optional[_Union[Layout, str]] = ..., shape: _Optional[_Iterable[int]] = ..., standardized: _Optional[bool] = ..., seed: _Optional[int] = ..., copies: _Optional[int] = ..., return_params: _Optional[bool] = ..., sampling: _Optional[_Union[Sampling, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    learned_only: bool
+    def __init__(self, model: _Optional[str] = ..., data: _Optional[bytes] = ..., dtype: _Optional[_Union[DType, str]] = ..., layout: _Optional[_Union[Layout, str]] = ..., shape: _Optional[_Iterable[int]] = ..., standardized: _Optional[bool] = ..., seed: _Optional[int] = ..., copies: _Optional[int] = ..., return_params: _Optional[bool] = ..., sampling: _Optional[_Union[Sampling, str]] = ..., request_id: _Optional[str] = ..., learned_only: _Optional[bool] = ...) -> None: ...
 
 class AugmentResponse(_message.Message):
     __slots__ = ("data", "dtype", "layout", "shape", "model_name", "model_version", "seed", "param_names", "params", "request_id")

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61ugmentd/v1/models.proto\x12\x0b\x61ugmentd.v1\"8\n\rTransformStat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mean\x18\x02 \x01(\x01\x12\x0b\n\x03std\x18\x03 \x01(\x01\"\xde\x03\n\x0cModelVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x08\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x04 \x01(\x08\x12\x11\n\taugmenter\x18\x05 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x06 \x01(\t\x12\x10\n\x08\x63hannels\x18\x07 \x01(\r\x12\x0e\n\x06height\x18\x08 \x01(\r\x12\r\n\x05width\x18\t \x01(\r\x12\x0c\n\x04mean\x18\n \x03(\x01\x12\x0b\n\x03std\x18\x0b \x03(\x01\x12\x12\n\nsource_job\x18\x0c \x01(\t\x12\r\n\x05\x65poch\x18\r \x01(\x04\x12\x37\n\x07metrics\x18\x0e \x03(\x0b\x32&.augmentd.v1.ModelVersion.MetricsEntry\x12*\n\x06served\x18\x0f \x03(\x0b\x32\x1a.augmentd.v1.TransformStat\x12\r\n\x05\x64raws\x18\x10 \x01(\r\x12\x11\n\tcollapsed\x18\x11 \x01(\x08\x12\x1a\n\x12\x63ollapse_threshold\x18\x12 \x01(\x01\x12\x17\n\x0f\x63reated_unix_ms\x18\x13 \x01(\x03\x12\x0f\n\x07variant\x18\x14 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"!\n\x11ListModelsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x12ListModelsResponse\x12)\n\x06models\x18\x01 \x03(\x0b\x32\x19.augmentd.v1.ModelVersion\" \n\x0fGetModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\"%\n\x14\x41\x63tivateModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\"2\n\x12\x44\x65leteModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"A\n\x13\x44\x65leteModelResponse\x12*\n\x07\x64\x65leted\x18\x01 \x03(\x0b\x32\x19.augmentd.v1.ModelVersion2\xbd\x02\n\x06Models\x12M\n\nListModels\x12\x1e.augmentd.v1.ListModelsRequest\x1a\x1f.augmentd.v1.ListModelsResponse\x12\x43\n\x08GetModel\x12\x1c.augmentd.v1.GetModelRequest\x1a\x19.augmentd.v1.ModelVersion\x12M\n\rActivateModel\x12!.augmentd.v1.ActivateModelRequest\x1a\x19.augmentd.v1.ModelVersion\x12P\n\x0b\x44\x65leteModel\x12\x1f.augmentd.v1.DeleteModelRequest\x1a .augmentd.v1.DeleteModelResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61ugmentd/v1/models.proto\x12\x0b\x61ugmentd.v1\"8\n\rTransformStat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mean\x18\x02 \x01(\x01\x12\x0b\n\x03std\x18\x03 \x01(\x01\"\xec\x03\n\x0cModelVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x08\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x04 \x01(\x08\x12\x11\n\taugmenter\x18\x05 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x06 \x01(\t\x12\x10\n\x08\x63hannels\x18\x07 \x01(\r\x12\x0e\n\x06height\x18\x08 \x01(\r\x12\r\n\x05width\x18\t \x01(\r\x12\x0c\n\x04mean\x18\n \x03(\x01\x12\x0b\n\x03std\x18\x0b \x03(\x01\x12\x12\n\nsource_job\x18\x0c \x01(\t\x12\r\n\x05\x65poch\x18\r \x01(\x04\x12\x37\n\x07metrics\x18\x0e \x03(\x0b\x32&.augmentd.v1.ModelVersion.MetricsEntry\x12*\n\x06served\x18\x0f \x03(\x0b\x32\x1a.augmentd.v1.TransformStat\x12\r\n\x05\x64raws\x18\x10 \x01(\r\x12\x11\n\tcollapsed\x18\x11 \x01(\x08\x12\x1a\n\x12\x63ollapse_threshold\x18\x12 \x01(\x01\x12\x17\n\x0f\x63reated_unix_ms\x18\x13 \x01(\x03\x12\x0f\n\x07variant\x18\x14 \x01(\t\x12\x0c\n\x04\x62\x61se\x18\x15 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"!\n\x11ListModelsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x12ListModelsResponse\x12)\n\x06models\x18\x01 \x03(\x0b\x32\x19.augmentd.v1.ModelVersion\" \n\x0fGetModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\"%\n\x14\x41\x63tivateModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\"2\n\x12\x44\x65leteModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"A\n\x13\x44\x65leteModelResponse\x12*\n\x07\x64\x65leted\x18\x01 \x03(\x0b\x32\x19.augmentd.v1.ModelVersion2\xbd\x02\n\x06Models\x12M\n\nListModels\x12\x1e.augmentd.v1.ListModelsRequest\x1a\x1f.augmentd.v1.ListModelsResponse\x12\x43\n\x08GetModel\x12\x1c.augmentd.v1.GetModelRequest\x1a\x19.augmentd.v1.ModelVersion\x12M\n\rActivateModel\x12!.augmentd.v1.ActivateModelRequest\x1a\x19.augmentd.v1.ModelVersion\x12P\n\x0b\x44\x65leteModel\x12\x1f.augmentd.v1.DeleteModelRequest\x1a .augmentd.v1.DeleteModelResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,21 +36,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRANSFORMSTAT']._serialized_start=41
   _globals['_TRANSFORMSTAT']._serialized_end=97
   _globals['_MODELVERSION']._serialized_start=100
-  _globals['_MODELVERSION']._serialized_end=578
-  _globals['_MODELVERSION_METRICSENTRY']._serialized_start=532
-  _globals['_MODELVERSION_METRICSENTRY']._serialized_end=578
-  _globals['_LISTMODELSREQUEST']._serialized_start=580
-  _globals['_LISTMODELSREQUEST']._serialized_end=613
-  _globals['_LISTMODELSRESPONSE']._serialized_start=615
-  _globals['_LISTMODELSRESPONSE']._serialized_end=678
-  _globals['_GETMODELREQUEST']._serialized_start=680
-  _globals['_GETMODELREQUEST']._serialized_end=712
-  _globals['_ACTIVATEMODELREQUEST']._serialized_start=714
-  _globals['_ACTIVATEMODELREQUEST']._serialized_end=751
-  _globals['_DELETEMODELREQUEST']._serialized_start=753
-  _globals['_DELETEMODELREQUEST']._serialized_end=803
-  _globals['_DELETEMODELRESPONSE']._serialized_start=805
-  _globals['_DELETEMODELRESPONSE']._serialized_end=870
-  _globals['_MODELS']._serialized_start=873
-  _globals['_MODELS']._serialized_end=1190
+  _globals['_MODELVERSION']._serialized_end=592
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_start=546
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_end=592
+  _globals['_LISTMODELSREQUEST']._serialized_start=594
+  _globals['_LISTMODELSREQUEST']._serialized_end=627
+  _globals['_LISTMODELSRESPONSE']._serialized_start=629
+  _globals['_LISTMODELSRESPONSE']._serialized_end=692
+  _globals['_GETMODELREQUEST']._serialized_start=694
+  _globals['_GETMODELREQUEST']._serialized_end=726
+  _globals['_ACTIVATEMODELREQUEST']._serialized_start=728
+  _globals['_ACTIVATEMODELREQUEST']._serialized_end=765
+  _globals['_DELETEMODELREQUEST']._serialized_start=767
+  _globals['_DELETEMODELREQUEST']._serialized_end=817
+  _globals['_DELETEMODELRESPONSE']._serialized_start=819
+  _globals['_DELETEMODELRESPONSE']._serialized_end=884
+  _globals['_MODELS']._serialized_start=887
+  _globals['_MODELS']._serialized_end=1204
 # @@protoc_insertion_point(module_scope)

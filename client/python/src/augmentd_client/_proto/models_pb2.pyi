@@ -17,7 +17,7 @@ class TransformStat(_message.Message):
     def __init__(self, name: _Optional[str] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("name", "version", "active", "default", "augmenter", "dataset", "channels", "height", "width", "mean", "std", "source_job", "epoch", "metrics", "served", "draws", "collapsed", "collapse_threshold", "created_unix_ms", "variant")
+    __slots__ = ("name", "version", "active", "default", "augmenter", "dataset", "channels", "height", "width", "mean", "std", "source_job", "epoch", "metrics", "served", "draws", "collapsed", "collapse_threshold", "created_unix_ms", "variant", "base")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class ModelVersion(_message.Message):
     COLLAPSE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     VARIANT_FIELD_NUMBER: _ClassVar[int]
+    BASE_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     active: bool
@@ -65,7 +66,8 @@ class ModelVersion(_message.Message):
     collapse_threshold: float
     created_unix_ms: int
     variant: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., active: _Optional[bool] = ..., default: _Optional[bool] = ..., augmenter: _Optional[str] = ..., dataset: _Optional[str] = ..., channels: _Optional[int] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., mean: _Optional[_Iterable[float]] = ..., std: _Optional[_Iterable[float]] = ..., source_job: _Optional[str] = ..., epoch: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., served: _Optional[_Iterable[_Union[TransformStat, _Mapping]]] = ..., draws: _Optional[int] = ..., collapsed: _Optional[bool] = ..., collapse_threshold: _Optional[float] = ..., created_unix_ms: _Optional[int] = ..., variant: _Optional[str] = ...) -> None: ...
+    base: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., active: _Optional[bool] = ..., default: _Optional[bool] = ..., augmenter: _Optional[str] = ..., dataset: _Optional[str] = ..., channels: _Optional[int] = ..., height: _Optional[int] = ..., width: _Optional[int] = ..., mean: _Optional[_Iterable[float]] = ..., std: _Optional[_Iterable[float]] = ..., source_job: _Optional[str] = ..., epoch: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., served: _Optional[_Iterable[_Union[TransformStat, _Mapping]]] = ..., draws: _Optional[int] = ..., collapsed: _Optional[bool] = ..., collapse_threshold: _Optional[float] = ..., created_unix_ms: _Optional[int] = ..., variant: _Optional[str] = ..., base: _Optional[str] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ("name",)
