@@ -10,8 +10,9 @@
 //!
 //! The augmenter's loss is L_val, times η₀/η when the objective's scale says so, plus the
 //! objective's regularisers on the moments of the first batch's noise (β·KL(q_φ‖q₀) −
-//! γ·Σ log σ, see `objective.rs`); it takes no step once η falls below the objective's freeze
-//! fraction of its initial value.
+//! γ·Σ log σ, see `objective.rs`) and α times TeachAugment's adversarial term on the first
+//! training batch (`teacher.rs`, whose EMA follows every real classifier step); it takes no
+//! step once η falls below the objective's freeze fraction of its initial value.
 //!
 //! With K > 1 the classifier takes one real step per training batch, using gₖ evaluated at
 //! the virtual weights wₖ: without weight decay and with the optimizer's momentum equal to the
@@ -21,6 +22,7 @@ use tch::{Kind, Reduction, Tensor};
 use crate::nn::{AugmentNoise, Augmenter, Classifier, NnError, NnResult, ParamSet, Weights};
 use crate::objective::{AugmenterObjective, HypergradientScale};
 use crate::optim::{Sgd, SgdConfig};
+use crate::teacher::Teacher;
 
 /// A labelled batch, already on the run's device: standardized images [B, C, H, W] and int64
 /// labels [B].
@@ -214,6 +216,8 @@ pub struct BilevelLearner {
     virtual_momentum: Vec<Tensor>,
     objective: AugmenterObjective,
     initial_lr: f64,
+    /// The EMA teacher of the adversarial term (when the objective has one).
+    pub teacher: Option<Teacher>,
 }
 
 fn cross_entropy(logits: &Tensor, labels: &Tensor) -> NnResult<Tensor> {
@@ -269,6 +273,11 @@ impl BilevelLearner {
             ));
         }
         let classifier = ClassifierState::new(classifier, config.classifier)?;
+        let teacher = if config.objective.adversarial > 0.0 {
+            Some(Teacher::new(&classifier.weights, &classifier.buffers)?)
+        } else {
+            None
+        };
         if classifier.net.in_channels != augmenter.channels() {
             return Err(NnError::InvalidConfig(format!(
                 "the classifier takes {} channels, the augmenter {}",
@@ -288,6 +297,7 @@ impl BilevelLearner {
             virtual_momentum,
             objective: config.objective,
             initial_lr: config.classifier.lr,
+            teacher,
         })
     }
 
@@ -351,11 +361,20 @@ impl BilevelLearner {
         let mut train_correct = Vec::with_capacity(train.len());
         let mut classifier_grads = Vec::with_capacity(train.len());
         let mut transforms = Vec::with_capacity(train.len());
+        let mut adversarial = None;
         for (batch, noise) in train.iter().zip(noise) {
             let augmented = self.augmenter.net.forward(theta, batch.images, noise)?;
             let logits = classifier
                 .net
                 .forward(classifier.view(&weights, true), &augmented.images)?;
+            if let (Some(teacher), None) = (&self.teacher, &adversarial) {
+                adversarial = Some(teacher.adversarial_loss(
+                    &classifier.net,
+                    &logits,
+                    &augmented.images,
+                    batch.labels,
+                )?);
+            }
             let loss = cross_entropy(&logits, batch.labels)?;
             let grads = gradients(&loss, weights.tensors(), true)?;
             let mut next_weights = Vec::with_capacity(grads.len());
@@ -385,7 +404,8 @@ impl BilevelLearner {
             .net
             .forward(classifier.view(&weights, true), val.images)?;
         let val_loss = cross_entropy(&logits, val.labels)?;
-        let augmenter_loss = self.augmenter_loss(theta, &val_loss, &noise[0])?;
+        let augmenter_loss =
+            self.augmenter_loss(theta, &val_loss, &noise[0], adversarial.as_ref())?;
         Ok(VirtualOutcome {
             train_losses,
             train_correct,
@@ -401,12 +421,14 @@ impl BilevelLearner {
     }
 
     /// The augmenter's loss for `val_loss` (L_val in the graph of `theta`): scaled by the
-    /// objective, plus its regularisers on the moments of `noise`.
+    /// objective, plus its regularisers on the moments of `noise` and α times the
+    /// `adversarial` term of the first batch.
     fn augmenter_loss(
         &self,
         theta: &ParamSet,
         val_loss: &Tensor,
         noise: &AugmentNoise,
+        adversarial: Option<&Tensor>,
     ) -> NnResult<Tensor> {
         let objective = &self.objective;
         let mut loss = match objective.scale {
@@ -425,6 +447,10 @@ impl BilevelLearner {
                 let entropy = moments.log_spread()?.f_to_kind(loss.kind())?;
                 loss = loss.f_sub(&entropy.f_mul_scalar(objective.entropy_bonus)?)?;
             }
+        }
+        if let Some(adversarial) = adversarial {
+            let term = adversarial.f_to_kind(loss.kind())?;
+            loss = loss.f_add(&term.f_mul_scalar(objective.adversarial)?)?;
         }
         Ok(loss)
     }
@@ -470,6 +496,9 @@ impl BilevelLearner {
         for grads in &outcome.classifier_grads {
             let classifier = &mut self.classifier;
             classifier.optimizer.step(&classifier.weights, grads)?;
+            if let Some(teacher) = self.teacher.as_mut() {
+                teacher.update(&classifier.weights, self.objective.teacher_decay)?;
+            }
         }
         self.virtual_momentum = outcome.momentum;
         let mut train_loss = 0.0;

@@ -19,5 +19,6 @@ pub mod nn;
 pub mod objective;
 pub mod optim;
 pub mod store;
+pub mod teacher;
 pub mod torch_error;
 pub mod train;

@@ -7,6 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::nn::{NnError, NnResult};
+use crate::teacher::TEACHER_DECAY;
 
 /// How the hypergradient ∂L_val/∂θ is scaled before the augmenter's step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,7 +60,7 @@ impl FromStr for HypergradientScale {
 }
 
 /// The augmenter's objective beyond L_val.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AugmenterObjective {
     /// How the hypergradient is scaled.
     pub scale: HypergradientScale,
@@ -70,6 +71,24 @@ pub struct AugmenterObjective {
     /// The augmenter stops updating once the classifier's η is below this fraction of its
     /// initial value (`None`: it never stops).
     pub freeze_below: Option<f64>,
+    /// α of TeachAugment's adversarial term (0: off; see `teacher.rs`).
+    pub adversarial: f64,
+    /// The decay d of the teacher's moving average (with `adversarial` only).
+    pub teacher_decay: f64,
+}
+
+impl Default for AugmenterObjective {
+    /// The method as published: nothing added to L_val, never frozen.
+    fn default() -> Self {
+        Self {
+            scale: HypergradientScale::None,
+            prior_kl: 0.0,
+            entropy_bonus: 0.0,
+            freeze_below: None,
+            adversarial: 0.0,
+            teacher_decay: TEACHER_DECAY,
+        }
+    }
 }
 
 impl AugmenterObjective {
@@ -78,12 +97,19 @@ impl AugmenterObjective {
         for (name, value) in [
             ("prior_kl", self.prior_kl),
             ("entropy_bonus", self.entropy_bonus),
+            ("adversarial", self.adversarial),
         ] {
             if !value.is_finite() || value < 0.0 {
                 return Err(NnError::InvalidConfig(format!(
                     "{name} must be a finite number ≥ 0, got {value}"
                 )));
             }
+        }
+        if !(0.0..1.0).contains(&self.teacher_decay) {
+            return Err(NnError::InvalidConfig(format!(
+                "teacher_decay must be in [0, 1), got {}",
+                self.teacher_decay
+            )));
         }
         if let Some(fraction) = self.freeze_below {
             if !(fraction > 0.0 && fraction <= 1.0) {

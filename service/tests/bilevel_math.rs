@@ -165,7 +165,7 @@ fn broad_objective() -> AugmenterObjective {
         scale: HypergradientScale::InverseLr,
         prior_kl: 0.3,
         entropy_bonus: 0.2,
-        freeze_below: None,
+        ..Default::default()
     }
 }
 
@@ -180,6 +180,56 @@ fn broad_variant_hypergradient_matches_finite_differences() {
     problem.objective = broad_objective();
     problem.inner_steps = 2;
     check_with_step(problem, BORDER_EPS);
+}
+
+/// TeachAugment's adversarial term (with its teacher a copy of the classifier at the start)
+/// on top of the broad objective.
+#[test]
+fn adversarial_hypergradient_matches_finite_differences() {
+    let mut problem = Problem::new(AugmenterKind::AffineColor, 3);
+    problem.variant = AugmenterVariant::Broad;
+    problem.objective = AugmenterObjective {
+        adversarial: 0.5,
+        ..broad_objective()
+    };
+    problem.inner_steps = 2;
+    check_with_step(problem, BORDER_EPS);
+    let mut problem = affine_problem(1, 0.9);
+    problem.objective.adversarial = 1.0;
+    check_against_finite_differences(problem);
+}
+
+/// The adversarial term moves the augmenter's loss, and the teacher follows the classifier
+/// after a real step by its decay.
+#[test]
+fn the_adversarial_term_changes_the_loss_and_the_teacher_follows() {
+    let mut problem = Problem::new(AugmenterKind::AffineColor, 3);
+    problem.variant = AugmenterVariant::Broad;
+    let train = problem.batches(21, 1);
+    let val = problem.batches(31, 1);
+    let noise = problem.noise(41);
+    let loss = |problem: &Problem| {
+        let learner = problem.learner(11);
+        let theta = &learner.augmenter.theta;
+        learner
+            .virtual_steps(theta, &refs(&train), &noise, val[0].as_ref())
+            .unwrap()
+            .augmenter_loss
+            .double_value(&[])
+    };
+    let plain = loss(&problem);
+    problem.objective.adversarial = 1.0;
+    assert!((loss(&problem) - plain).abs() > 1e-3);
+    problem.objective.teacher_decay = 0.5;
+    let mut learner = problem.learner(11);
+    let before = learner.teacher.as_ref().unwrap().weights.tensors()[0].copy();
+    assert!(before.equal(&learner.classifier.weights.tensors()[0]));
+    learner
+        .step(&refs(&train), &noise, val[0].as_ref())
+        .unwrap();
+    let after = &learner.teacher.as_ref().unwrap().weights.tensors()[0];
+    let expected = &before * 0.5 + &learner.classifier.weights.tensors()[0] * 0.5;
+    assert!(after.allclose(&expected, 1e-12, 1e-12, false));
 }
 
 /// The gradient reaches the apply probability's logit, through the relaxed gate and the KL.

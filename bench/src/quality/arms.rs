@@ -221,6 +221,38 @@ pub const SMALL_ARMS: &[ArmTemplate] = &[
         ],
         literals: &[("augment.crop_padding", "2")],
     },
+    // The same with TeachAugment's adversarial term (α = 1, fixed beforehand, not tuned: the
+    // weight at which the term is the sum of the target's and the teacher's losses).
+    ArmTemplate {
+        name: "bilevel-{K}-{V}-teach-on-randaugment@{S}",
+        split: Split::WithValidation,
+        augmentation: "hand-crafted crop (pad 2) + flip + RandAugment (N 2, M 9) + learned {K} \
+                       ({V}), bilevel + TeachAugment's adversarial term (α 1)",
+        role: RoleTemplate::Learned,
+        settings: &[
+            ("augment.mode", "{K}"),
+            ("augment.baseline", "crop+flip+randaugment"),
+            ("augment.variant", "{V}"),
+        ],
+        literals: &[
+            ("augment.crop_padding", "2"),
+            ("augment.adversarial", "1.0"),
+        ],
+    },
+    ArmTemplate {
+        name: "served-{K}-{V}-teach-on-randaugment@{S}",
+        split: Split::All,
+        augmentation: "hand-crafted crop (pad 2) + flip + RandAugment (N 2, M 9) + served \
+                       bilevel-{K}-{V}-teach-on-randaugment@{S} model, frozen",
+        role: RoleTemplate::Served {
+            from: "bilevel-{K}-{V}-teach-on-randaugment@{S}",
+        },
+        settings: &[
+            ("augment.mode", "served"),
+            ("augment.baseline", "crop+flip+randaugment"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
+    },
 ];
 
 /// The augmenter optimizer of a variant's bilevel arms, where it differs from the protocol's
@@ -617,8 +649,9 @@ mod tests {
         protocol.kinds = LEARNED_KINDS.map(String::from).to_vec();
         let arms = expand(SMALL_ARMS, &strings(&["narrow"]), &protocol);
         // Per size: 5 hand-crafted-or-none arms, then per kind a prior, a bilevel and a served
-        // arm on crop + flip and the same three on RandAugment.
-        assert_eq!(arms.len(), 2 * (5 + 6 * 2));
+        // arm on crop + flip, the same three on RandAugment, and a bilevel and a served arm
+        // with the adversarial term on RandAugment.
+        assert_eq!(arms.len(), 2 * (5 + 8 * 2));
         assert_eq!(
             names(&arms[..11]),
             [
@@ -639,7 +672,14 @@ mod tests {
             arms[16].name,
             "served-affine_color-narrow-on-randaugment@20"
         );
-        assert_eq!(arms[17].name, "none@50");
+        assert_eq!(
+            arms[20].name,
+            "served-affine_color-narrow-teach-on-randaugment@20"
+        );
+        assert!(arms[18]
+            .settings
+            .contains(&Setting::literal("augment.adversarial", "1.0")));
+        assert_eq!(arms[21].name, "none@50");
         // 200 images: 7 steps an epoch; the bilevel arm's 160: 5.
         assert_eq!((arms[0].per_class, arms[0].epochs), (Some(20), 286));
         assert_eq!(arms[8].epochs, 400);
@@ -655,7 +695,7 @@ mod tests {
             "crop+flip+trivialaugment"
         )));
         assert!(ta.settings.contains(&Setting::literal("epochs", "286")));
-        assert_eq!(arms[17].epochs, 125, "500 images: 16 steps an epoch");
+        assert_eq!(arms[21].epochs, 125, "500 images: 16 steps an epoch");
         assert!(arms[14].settings.contains(&Setting::string(
             "augment.baseline",
             "crop+flip+randaugment"

@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn learned_only_reaches_the_engine() {
-        let params = augment_params(request(), None, 1 << 20).unwrap();
+        let params = augment_params(request(), None, 1 << 20).expect("a valid request");
         assert!(!params.learned_only, "the base applies by default");
         let params = augment_params(
             pb::AugmentRequest {
@@ -311,7 +311,7 @@ mod tests {
             None,
             1 << 20,
         )
-        .unwrap();
+        .expect("a valid request");
         assert!(params.learned_only);
     }
 

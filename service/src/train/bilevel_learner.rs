@@ -115,6 +115,7 @@ impl Learner for BilevelRunLearner {
         Parts {
             classifier: &mut self.learner.classifier,
             augmenter: Some(&mut self.learner.augmenter),
+            teacher: self.learner.teacher.as_mut(),
         }
     }
 

@@ -237,6 +237,7 @@ impl Learner for FrozenLearner {
         Parts {
             classifier: &mut self.classifier,
             augmenter: None,
+            teacher: None,
         }
     }
 

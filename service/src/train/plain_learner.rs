@@ -72,6 +72,7 @@ impl Learner for PlainLearner {
         Parts {
             classifier: &mut self.classifier,
             augmenter: None,
+            teacher: None,
         }
     }
 

@@ -10,6 +10,7 @@ use crate::bilevel::{AugmenterState, ClassifierState};
 use crate::nn::{NnError, ParamSet};
 use crate::store::atomic::write_bytes_atomically;
 use crate::store::{CheckpointStore, RunDir, SkippedCheckpoint};
+use crate::teacher::Teacher;
 
 use super::config::RunConfig;
 use super::error::TrainError;
@@ -21,6 +22,8 @@ pub struct Parts<'a> {
     pub classifier: &'a mut ClassifierState,
     /// The augmenter with its optimizer, in learned modes.
     pub augmenter: Option<&'a mut AugmenterState>,
+    /// The EMA teacher of the adversarial term, when the objective has one.
+    pub teacher: Option<&'a mut Teacher>,
 }
 
 fn push_set(out: &mut Vec<(String, Tensor)>, prefix: &str, set: &ParamSet) {
@@ -57,6 +60,10 @@ pub fn checkpoint_tensors(parts: &Parts) -> Result<Vec<(String, Tensor)>, TrainE
     if let Some(a) = &parts.augmenter {
         push_set(&mut out, "augmenter", &a.theta);
         push_momentum(&mut out, "augmenter_opt", &a.theta, a.optimizer.buffers());
+    }
+    if let Some(t) = &parts.teacher {
+        push_set(&mut out, "teacher", &t.weights);
+        push_set(&mut out, "teacher_buffers", &t.buffers);
     }
     Ok(out)
 }
@@ -134,6 +141,10 @@ pub fn resume(store: &CheckpointStore, parts: &mut Parts) -> Result<Resumed, Tra
         restore_set(&mut saved, "augmenter", &a.theta)?;
         let momentum = restore_momentum(&mut saved, "augmenter_opt", &a.theta)?;
         a.optimizer.set_buffers(momentum);
+    }
+    if let Some(t) = parts.teacher.as_mut() {
+        restore_set(&mut saved, "teacher", &t.weights)?;
+        restore_set(&mut saved, "teacher_buffers", &t.buffers)?;
     }
     let records: Vec<EpochRecord> = serde_json::from_value(checkpoint.metadata["records"].clone())
         .map_err(|e| TrainError::RunDir {

@@ -13,6 +13,7 @@ use crate::data::{Baseline, CROP_PADDING};
 use crate::model::ModelBase;
 use crate::nn::{AugmenterKind, AugmenterVariant};
 use crate::objective::{AugmenterObjective, HypergradientScale};
+use crate::teacher::TEACHER_DECAY;
 
 /// How training images are augmented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +146,13 @@ pub struct AugmentConfig {
     /// of its initial value (learned modes; never when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freeze_below: Option<f64>,
+    /// α of TeachAugment's adversarial term α·E[−log(1 − p_w(y|x̃)) + CE(f_w̄(x̃), y)], with w̄
+    /// an EMA of the classifier (learned modes; off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversarial: Option<f64>,
+    /// The decay of that EMA teacher (with `adversarial`; [`TEACHER_DECAY`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_decay: Option<f64>,
     /// Augmenter SGD learning rate (constant).
     pub lr: f64,
     /// Augmenter SGD momentum.
@@ -186,6 +194,8 @@ impl AugmentConfig {
             prior_kl: self.prior_kl.unwrap_or(0.0),
             entropy_bonus: self.entropy_bonus.unwrap_or(0.0),
             freeze_below: self.freeze_below,
+            adversarial: self.adversarial.unwrap_or(0.0),
+            teacher_decay: self.teacher_decay.unwrap_or(TEACHER_DECAY),
         }
     }
 

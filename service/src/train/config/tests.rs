@@ -469,6 +469,27 @@ fn broad_fills_in_its_objective_and_the_objective_keys_are_checked() {
     assert_eq!(err.key, "augment.prior_kl");
     let err = load(&["augment.freeze_below=1.5"]).unwrap_err();
     assert_eq!(err.key, "augment.freeze_below");
+    let teach = load(&["augment.adversarial=1.0", "augment.teacher_decay=0.99"]).unwrap();
+    let objective = teach.augment.objective();
+    assert_eq!(
+        (objective.adversarial, objective.teacher_decay),
+        (1.0, 0.99)
+    );
+    assert_eq!(
+        load(&["augment.adversarial=1.0"])
+            .unwrap()
+            .augment
+            .objective()
+            .teacher_decay,
+        crate::teacher::TEACHER_DECAY
+    );
+    let err = load(&["augment.teacher_decay=0.9"]).unwrap_err();
+    assert_eq!(err.key, "augment.teacher_decay");
+    assert!(err.problem.contains("no teacher"), "{err}");
+    let err = load(&["augment.adversarial=1.0", "augment.teacher_decay=1.0"]).unwrap_err();
+    assert_eq!(err.key, "augment.teacher_decay");
+    let err = load(&["augment.adversarial=-1"]).unwrap_err();
+    assert_eq!(err.key, "augment.adversarial");
     let err = load(&["augment.hypergradient_scale=\"inverse\""]).unwrap_err();
     assert_eq!(err.key, "augment.hypergradient_scale");
     assert!(err.problem.contains("inverse-lr"), "{err}");

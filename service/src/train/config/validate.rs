@@ -93,9 +93,18 @@ impl RunConfig {
         for (key, value) in [
             ("augment.prior_kl", a.prior_kl),
             ("augment.entropy_bonus", a.entropy_bonus),
+            ("augment.adversarial", a.adversarial),
         ] {
             if let Some(value) = value {
                 non_negative(key, value)?;
+            }
+        }
+        if let Some(decay) = a.teacher_decay {
+            if !(0.0..1.0).contains(&decay) {
+                return Err(problem(
+                    "augment.teacher_decay",
+                    format!("{decay} is not a decay in [0, 1)"),
+                ));
             }
         }
         if let Some(fraction) = a.freeze_below {
@@ -191,6 +200,8 @@ impl RunConfig {
             ("augment.prior_kl", a.prior_kl.is_some()),
             ("augment.entropy_bonus", a.entropy_bonus.is_some()),
             ("augment.freeze_below", a.freeze_below.is_some()),
+            ("augment.adversarial", a.adversarial.is_some()),
+            ("augment.teacher_decay", a.teacher_decay.is_some()),
         ];
         if !mode.is_learned() {
             if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
@@ -212,6 +223,12 @@ impl RunConfig {
             return Err(problem(
                 "augment.entropy_bonus",
                 format!("needs a variant with spreads, not '{variant}'"),
+            ));
+        }
+        if a.teacher_decay.is_some() && !a.adversarial.is_some_and(|alpha| alpha > 0.0) {
+            return Err(problem(
+                "augment.teacher_decay",
+                "set, but there is no teacher: augment.adversarial is 0 or absent",
             ));
         }
         Ok(())
