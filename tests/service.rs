@@ -69,8 +69,8 @@ async fn augment_models_and_hot_swap() {
     assert_eq!((active.height, active.width), (SIDE as u32, SIDE as u32));
     assert_eq!(active.draws, 4096);
     assert_eq!(
-        active.variant, "narrow",
-        "training jobs default to the narrow variant"
+        active.variant, "broad",
+        "training jobs default to the broad variant"
     );
     assert!(!active.collapsed);
     assert_eq!(
@@ -515,4 +515,45 @@ async fn reflection_lists_every_service_for_grpcurl() {
         ]
     );
     server.shutdown().await.unwrap();
+}
+
+/// A model learned on top of crop + flip records that base, and Augment applies it under the
+/// learned transform unless the request asks for the learned part only; the learned parameters
+/// are the same either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_learned_on_a_base_serves_it_unless_learned_only() {
+    let state = tempfile::tempdir().unwrap();
+    let server = common::start(common::config(state.path())).await;
+    let client = common::client(&server, None).await;
+    let mut job = common::synthetic_job("based", 3, SIDE, 1, 5);
+    job.overrides = vec![
+        "augment.baseline=\"crop+flip\"".into(),
+        "augment.crop_padding=2".into(),
+    ];
+    let id = client.start_training(job).await.unwrap().id;
+    let last = common::final_job(&common::watch_to_end(&client, &id).await);
+    assert!(last.failure_reason.is_empty(), "{}", last.failure_reason);
+    let model = client.get_model("based").await.unwrap();
+    assert_eq!(model.base, "crop+flip, crop padding 2");
+    let batch = batch_u8(4, 9);
+    let options = AugmentOptions {
+        return_params: true,
+        ..seeded(3)
+    };
+    let on_base = client.augment("based", &batch, &options).await.unwrap();
+    let again = client.augment("based", &batch, &options).await.unwrap();
+    let learned_only = AugmentOptions {
+        learned_only: true,
+        ..options.clone()
+    };
+    let learned = client
+        .augment("based", &batch, &learned_only)
+        .await
+        .unwrap();
+    assert_eq!(on_base.batch, again.batch, "a seed gives the same images");
+    assert_eq!(
+        on_base.params, learned.params,
+        "the same learned parameters"
+    );
+    assert_ne!(on_base.batch, learned.batch, "the base moved the pixels");
 }

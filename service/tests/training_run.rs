@@ -129,7 +129,7 @@ fn a_short_run_writes_records_checkpoints_and_pictures() {
     let model = summary.model.unwrap();
     let loaded = augmentd::model::load_model(&model, tch::Device::Cpu).unwrap();
     assert_eq!(loaded.info.kind.name(), "affine_color");
-    assert_eq!(loaded.info.variant.name(), "narrow", "the default variant");
+    assert_eq!(loaded.info.variant.name(), "broad", "the default variant");
     assert_eq!(loaded.info.epoch, EPOCHS - 1);
     let served = loaded.info.served.as_ref().unwrap();
     assert_eq!((served.draws, served.params.len()), (4096, 10));

@@ -1,6 +1,7 @@
 //! The augmenter variants: `reference`, the method's networks as published; `spread`, which
-//! keeps the online bilevel learning but makes the served distribution useful; and `narrow`, the
-//! default, `spread` started at (and regularized toward) the floor of every spread.
+//! keeps the online bilevel learning but makes the served distribution useful; `narrow`,
+//! `spread` started at (and regularized toward) the floor of every spread; and `broad`, the
+//! default, `spread` started at a broad prior with a learned apply probability.
 //!
 //! In the reference, each transformation parameter is a deterministic function of the noise
 //! through ReLU units; in a small data regime those units die, the output stops depending on
@@ -54,11 +55,12 @@ pub enum AugmenterVariant {
     Reference,
     /// Mean and spread per parameter, bounded, with a floor on the spread.
     Spread,
-    /// `spread` with every spread starting near its floor and decaying toward it (the default;
-    /// docs/quality.md has the measurements that chose it).
-    #[default]
+    /// `spread` with every spread starting near its floor and decaying toward it (issue 13's
+    /// default).
     Narrow,
-    /// `spread` from the broad prior q₀, with a learned apply probability per image.
+    /// `spread` from the broad prior q₀, with a learned apply probability per image (the
+    /// default; docs/quality.md has the measurements that chose it).
+    #[default]
     Broad,
 }
 
@@ -192,7 +194,7 @@ mod tests {
         for v in AugmenterVariant::ALL {
             assert_eq!(v.name().parse::<AugmenterVariant>().unwrap(), v);
         }
-        assert_eq!(AugmenterVariant::default(), AugmenterVariant::Narrow);
+        assert_eq!(AugmenterVariant::default(), AugmenterVariant::Broad);
         let err = "wide".parse::<AugmenterVariant>().unwrap_err().to_string();
         assert!(
             err.contains("'wide'") && err.contains("reference, spread, narrow, broad"),

@@ -87,7 +87,7 @@ pub fn build(
                 augmenter: SgdConfig {
                     lr: c.augment.lr,
                     momentum: c.augment.momentum,
-                    weight_decay: c.augment.weight_decay,
+                    weight_decay: c.augment.weight_decay.unwrap_or(0.0),
                 },
                 objective: c.augment.objective(),
             };

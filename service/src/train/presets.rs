@@ -48,7 +48,6 @@ mode = "small_affine"
 baseline = "flip"
 lr = 0.2
 momentum = 0.9
-weight_decay = 0.01
 "#;
 
 /// BACH (4 classes): 512×512 patches of 2048×1536 TIFFs, ResNet-18 (ImageNet stem; the paper
@@ -79,7 +78,6 @@ mode = "small_affine"
 baseline = "none"
 lr = 0.2
 momentum = 0.9
-weight_decay = 0.01
 "#;
 
 /// Fashion-MNIST in the low-data regime on the CPU: small-cnn on 200 images per class.
@@ -108,7 +106,6 @@ mode = "small_affine"
 baseline = "none"
 lr = 0.2
 momentum = 0.9
-weight_decay = 0.01
 "#;
 
 /// Generated gratings (4 classes × 24 images, 1 × 16 × 16), small-cnn, batch 16, 4 epochs on the
@@ -135,7 +132,6 @@ mode = "small_affine"
 baseline = "none"
 lr = 0.05
 momentum = 0.9
-weight_decay = 0.01
 
 [output]
 grid_images = 0

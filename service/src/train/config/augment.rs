@@ -157,8 +157,11 @@ pub struct AugmentConfig {
     pub lr: f64,
     /// Augmenter SGD momentum.
     pub momentum: f64,
-    /// Augmenter SGD weight decay.
-    pub weight_decay: f64,
+    /// Augmenter SGD weight decay (learned modes). Filled in by variant when absent: 0 for
+    /// `broad`, whose regulariser is the KL toward q₀, [`PUBLISHED_WEIGHT_DECAY`] for the
+    /// others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
 }
 
 impl AugmentConfig {
@@ -200,8 +203,8 @@ impl AugmentConfig {
     }
 
     /// Fills in the defaults of a learned mode's variant, so that a run directory records the
-    /// objective it trains with: the variant itself, and for `broad` the inverse-lr scale and
-    /// [`BROAD_PRIOR_KL`].
+    /// objective it trains with: the variant itself, its weight decay, and for `broad` the
+    /// inverse-lr scale and [`BROAD_PRIOR_KL`].
     pub(super) fn fill_learned_defaults(&mut self) {
         if !self.mode.is_learned() {
             return;
@@ -211,9 +214,16 @@ impl AugmentConfig {
             self.hypergradient_scale
                 .get_or_insert(HypergradientScale::InverseLr);
             self.prior_kl.get_or_insert(BROAD_PRIOR_KL);
+            self.weight_decay.get_or_insert(0.0);
+        } else {
+            self.weight_decay.get_or_insert(PUBLISHED_WEIGHT_DECAY);
         }
     }
 }
+
+/// The augmenter's weight decay as the method publishes it: the default of every variant but
+/// `broad`.
+pub const PUBLISHED_WEIGHT_DECAY: f64 = 0.01;
 
 /// The `broad` variant's β when `augment.prior_kl` is absent.
 pub const BROAD_PRIOR_KL: f64 = 0.05;

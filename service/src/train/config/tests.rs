@@ -32,12 +32,12 @@ fn learned_modes_record_their_variant_and_other_modes_refuse_one() {
         RunConfig::load(Some("fmnist-small"), None, &sets)
     };
     let learned = load(&[]).unwrap();
-    assert_eq!(learned.augment.variant, Some(AugmenterVariant::Narrow));
+    assert_eq!(learned.augment.variant, Some(AugmenterVariant::Broad));
     assert_eq!(
         learned.augment.variant_or_default(),
-        AugmenterVariant::Narrow
+        AugmenterVariant::Broad
     );
-    assert!(learned.to_toml().contains("variant = \"narrow\""));
+    assert!(learned.to_toml().contains("variant = \"broad\""));
     let reference = load(&["augment.variant=reference"]).unwrap();
     assert_eq!(
         reference.augment.variant_or_default(),
@@ -453,11 +453,25 @@ fn broad_fills_in_its_objective_and_the_objective_keys_are_checked() {
     assert_eq!(objective.prior_kl, 0.2);
     assert_eq!(objective.scale, HypergradientScale::None);
     assert_eq!(objective.freeze_below, Some(0.05));
-    // The default variant keeps the published objective.
-    let narrow = load(&[]).unwrap().augment.objective();
-    assert_eq!(narrow, crate::objective::AugmenterObjective::default());
+    // The other variants keep the published objective and weight decay; broad has none.
+    let narrow = load(&["augment.variant=narrow"]).unwrap();
+    assert_eq!(
+        narrow.augment.objective(),
+        crate::objective::AugmenterObjective::default()
+    );
+    assert_eq!(
+        narrow.augment.weight_decay,
+        Some(augment::PUBLISHED_WEIGHT_DECAY)
+    );
+    assert_eq!(broad.augment.weight_decay, Some(0.0));
+    let decayed = load(&["augment.weight_decay=0.001"]).unwrap();
+    assert_eq!(decayed.augment.weight_decay, Some(0.001));
+    assert_eq!(
+        load(&["augment.mode=none"]).unwrap().augment.weight_decay,
+        None
+    );
 
-    let err = load(&["augment.prior_kl=0.1"]).unwrap_err();
+    let err = load(&["augment.variant=narrow", "augment.prior_kl=0.1"]).unwrap_err();
     assert_eq!(err.key, "augment.prior_kl");
     assert!(err.problem.contains("broad"), "{err}");
     let err = load(&["augment.variant=reference", "augment.entropy_bonus=0.1"]).unwrap_err();

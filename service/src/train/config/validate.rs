@@ -77,7 +77,9 @@ impl RunConfig {
         let a = &self.augment;
         non_negative("augment.lr", a.lr)?;
         momentum("augment.momentum", a.momentum)?;
-        non_negative("augment.weight_decay", a.weight_decay)?;
+        if let Some(decay) = a.weight_decay {
+            non_negative("augment.weight_decay", decay)?;
+        }
         if a.crop_padding > 64 {
             return Err(problem(
                 "augment.crop_padding",
