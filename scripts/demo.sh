@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make demo`: the method on Fashion-MNIST in the low-data regime (200 images per class), four
-# ways with the same seed, subset and budget: no augmentation, hand-crafted (crop + flip), and
-# the two learned augmenters. Prints the test accuracy of each and where the results are.
+# `make demo`: the method on Fashion-MNIST in the low-data regime (200 images per class), five
+# ways with the same seed, subset and budget: no augmentation, hand-crafted (crop + flip), the
+# two learned augmenters (the default `broad` variant), and the prior control (random draws
+# from `broad`'s starting distribution, nothing learned). Prints the test accuracy of each and
+# where the results are.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -27,15 +29,16 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 start_all=$(date +%s)
-for mode in none handcrafted small_affine affine_color; do
+for mode in none handcrafted small_affine affine_color prior:affine_color; do
   baseline=none
   [ "$mode" = handcrafted ] && baseline=crop+flip
+  name="${mode/:/-}"
   echo "demo: training mode $mode" >&2
   start=$(date +%s)
   "$bin" train --preset fmnist-small --quiet "${data_flags[@]}" \
-    --set "augment.mode=$mode" --set "augment.baseline=$baseline" \
-    --run-dir "$out/$mode" > "$out/$mode.log"
-  echo $(( $(date +%s) - start )) > "$out/$mode.seconds"
+    --set "augment.mode=\"$mode\"" --set "augment.baseline=$baseline" \
+    --run-dir "$out/$name" > "$out/$name.log"
+  echo $(( $(date +%s) - start )) > "$out/$name.seconds"
 done
 
 "$root/.torch-venv/bin/python" - "$out" "$dataset" "$(( $(date +%s) - start_all ))" <<'PY'
@@ -44,7 +47,7 @@ out, dataset, total = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 print(f"\naugmentd demo: {dataset}; same seed, subset and epochs for every mode\n")
 print(f"| mode | final test acc (%) | test acc at best val (%) | best val acc (%) | seconds |")
 print(f"|---|---:|---:|---:|---:|")
-for mode in ["none", "handcrafted", "small_affine", "affine_color"]:
+for mode in ["none", "handcrafted", "small_affine", "affine_color", "prior-affine_color"]:
     records = [json.loads(l) for l in (out / mode / "records.jsonl").read_text().splitlines()]
     best = max(records, key=lambda r: r["val_acc"])
     test = lambda r: "-" if r["test_acc"] is None else f"{r['test_acc']:.2f}"

@@ -184,10 +184,15 @@ fn protocol_section(r: &Report, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "- Learned augmenters (`bilevel-K-V`, kind K of {}, variant V): SGD lr 0.2, momentum \
-         0.9, weight decay 0.01, no hand-crafted transform underneath. `served-K-V` trains a \
-         fresh classifier by plain SGD on batches augmented by the frozen model that \
-         `bilevel-K-V` published for the same seed, as the Augment RPC serves it.",
+        "- Learned augmenters (`bilevel-K-V…`, kind K of {}, variant V): SGD lr 0.2, momentum \
+         0.9, weight decay 0.01 (0 for `broad`, which has its KL toward the prior q₀ instead, \
+         β 0.05, and scales its hypergradient by η₀/η), on top of the hand-crafted base its \
+         augmentation names (none in the `cpu-2000` budget); `…-teach-…` arms add TeachAugment's adversarial term with α = 1, fixed \
+         beforehand. `served-K-V…` trains a fresh classifier by plain SGD on batches augmented \
+         by the same base and then the frozen model that `bilevel-K-V…` published for the \
+         same seed, as the Augment RPC serves it. `prior-K…` arms apply the base and random \
+         draws from `broad`'s prior q₀ with nothing learned: the control that tells whether \
+         the hypergradient adds anything.",
         join(&p.kinds, ", ")
     );
     let _ = writeln!(

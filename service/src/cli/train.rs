@@ -26,8 +26,8 @@ pub struct TrainArgs {
     /// run there is resumed.
     #[arg(long, env = "AUGMENTD_RUN_DIR")]
     run_dir: PathBuf,
-    /// The augmenter network of a learned mode: `narrow` (the default), `spread` or `reference`
-    /// (the method as published); the same as `--set augment.variant=NAME`.
+    /// The augmenter network of a learned mode: `broad` (the default), `narrow`, `spread` or
+    /// `reference` (the method as published); the same as `--set augment.variant=NAME`.
     #[arg(long, value_name = "NAME")]
     augmenter_variant: Option<String>,
     /// No progress bar (plain lines per epoch), for logs.
