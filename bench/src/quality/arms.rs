@@ -179,6 +179,34 @@ pub const SMALL_ARMS: &[ArmTemplate] = &[
         ],
         literals: &[("augment.crop_padding", "2")],
     },
+    // The learned transform with nothing pulling it toward its start (β = 0): where does the
+    // hypergradient alone take it?
+    ArmTemplate {
+        name: "bilevel-{K}-{V}-no-kl@{S}",
+        split: Split::WithValidation,
+        augmentation: "hand-crafted crop (pad 2) + flip + learned {K} ({V}), bilevel, β = 0",
+        role: RoleTemplate::Learned,
+        settings: &[
+            ("augment.mode", "{K}"),
+            ("augment.baseline", "crop+flip"),
+            ("augment.variant", "{V}"),
+        ],
+        literals: &[("augment.crop_padding", "2"), ("augment.prior_kl", "0.0")],
+    },
+    ArmTemplate {
+        name: "served-{K}-{V}-no-kl@{S}",
+        split: Split::All,
+        augmentation: "hand-crafted crop (pad 2) + flip + served bilevel-{K}-{V}-no-kl@{S} \
+                       model, frozen",
+        role: RoleTemplate::Served {
+            from: "bilevel-{K}-{V}-no-kl@{S}",
+        },
+        settings: &[
+            ("augment.mode", "served"),
+            ("augment.baseline", "crop+flip"),
+        ],
+        literals: &[("augment.crop_padding", "2")],
+    },
     // The learned transform on top of the regime's best hand-crafted policy (RandAugment on
     // crop + flip), against the prior's draws on the same base: does learning add to the best
     // a user picks today?
@@ -649,9 +677,9 @@ mod tests {
         protocol.kinds = LEARNED_KINDS.map(String::from).to_vec();
         let arms = expand(SMALL_ARMS, &strings(&["narrow"]), &protocol);
         // Per size: 5 hand-crafted-or-none arms, then per kind a prior, a bilevel and a served
-        // arm on crop + flip, the same three on RandAugment, and a bilevel and a served arm
-        // with the adversarial term on RandAugment.
-        assert_eq!(arms.len(), 2 * (5 + 8 * 2));
+        // arm on crop + flip, the bilevel and served arms without the KL, the first three on
+        // RandAugment, and a bilevel and a served arm with the adversarial term on RandAugment.
+        assert_eq!(arms.len(), 2 * (5 + 10 * 2));
         assert_eq!(
             names(&arms[..11]),
             [
@@ -669,17 +697,18 @@ mod tests {
             ]
         );
         assert_eq!(
-            arms[16].name,
+            arms[20].name,
             "served-affine_color-narrow-on-randaugment@20"
         );
+        assert_eq!(arms[14].name, "served-affine_color-narrow-no-kl@20");
         assert_eq!(
-            arms[20].name,
+            arms[24].name,
             "served-affine_color-narrow-teach-on-randaugment@20"
         );
-        assert!(arms[18]
+        assert!(arms[22]
             .settings
             .contains(&Setting::literal("augment.adversarial", "1.0")));
-        assert_eq!(arms[21].name, "none@50");
+        assert_eq!(arms[25].name, "none@50");
         // 200 images: 7 steps an epoch; the bilevel arm's 160: 5.
         assert_eq!((arms[0].per_class, arms[0].epochs), (Some(20), 286));
         assert_eq!(arms[8].epochs, 400);
@@ -695,8 +724,8 @@ mod tests {
             "crop+flip+trivialaugment"
         )));
         assert!(ta.settings.contains(&Setting::literal("epochs", "286")));
-        assert_eq!(arms[21].epochs, 125, "500 images: 16 steps an epoch");
-        assert!(arms[14].settings.contains(&Setting::string(
+        assert_eq!(arms[25].epochs, 125, "500 images: 16 steps an epoch");
+        assert!(arms[18].settings.contains(&Setting::string(
             "augment.baseline",
             "crop+flip+randaugment"
         )));
