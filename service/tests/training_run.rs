@@ -734,3 +734,37 @@ fn a_served_run_refuses_a_missing_model_or_one_for_other_images() {
         "{text}"
     );
 }
+
+/// A run with TeachAugment's teacher, stopped after its first epoch and started again, ends
+/// with the records and the model of one that never stopped: the checkpoint holds the teacher.
+#[test]
+fn a_run_with_a_teacher_resumes_to_the_records_of_an_uninterrupted_one() {
+    let root = tempfile::tempdir().unwrap();
+    let config = config_with(
+        "affine_color",
+        &[
+            "augment.adversarial=1.0".into(),
+            "augment.teacher_decay=0.9".into(),
+            "output.grid_images=0".into(),
+        ],
+    );
+    let whole = root.path().join("whole");
+    let (result, _) = run_with_events(&config, &whole, None);
+    result.unwrap();
+    let stopped = root.path().join("stopped");
+    let (result, _) = run_with_events(&config, &stopped, Some(0));
+    assert!(
+        matches!(result, Err(TrainError::Stopped(StopReason::Cancelled))),
+        "{result:?}"
+    );
+    let (result, _) = run_with_events(&config, &stopped, None);
+    assert_eq!(result.unwrap().resumed_after, Some(0));
+    assert_eq!(records(&stopped), records(&whole));
+    let (a, b) = (
+        load_model(&stopped, tch::Device::Cpu).unwrap(),
+        load_model(&whole, tch::Device::Cpu).unwrap(),
+    );
+    for (name, weight) in a.theta.iter() {
+        assert!(weight.equal(b.theta.get(name).unwrap()), "{name}");
+    }
+}
