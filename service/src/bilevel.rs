@@ -19,7 +19,9 @@
 //! step's own buffer these are exactly the weights the real steps reach.
 use tch::{Kind, Reduction, Tensor};
 
-use crate::nn::{AugmentNoise, Augmenter, Classifier, NnError, NnResult, ParamSet, Weights};
+use crate::nn::{
+    AugmentNoise, Augmenter, Classifier, NnError, NnResult, ParamSet, SpreadMoments, Weights,
+};
 use crate::objective::{AugmenterObjective, HypergradientScale};
 use crate::optim::{Sgd, SgdConfig};
 use crate::teacher::Teacher;
@@ -362,6 +364,7 @@ impl BilevelLearner {
         let mut classifier_grads = Vec::with_capacity(train.len());
         let mut transforms = Vec::with_capacity(train.len());
         let mut adversarial = None;
+        let mut moments = None;
         for (batch, noise) in train.iter().zip(noise) {
             let augmented = self.augmenter.net.forward(theta, batch.images, noise)?;
             let logits = classifier
@@ -397,6 +400,9 @@ impl BilevelLearner {
             train_losses.push(loss);
             train_correct.push(correct(&logits, batch.labels)?);
             transforms.push(augmented.transform);
+            if moments.is_none() {
+                moments = augmented.moments;
+            }
             weights = weights.with_tensors(next_weights)?;
             momentum = next_momentum;
         }
@@ -405,7 +411,7 @@ impl BilevelLearner {
             .forward(classifier.view(&weights, true), val.images)?;
         let val_loss = cross_entropy(&logits, val.labels)?;
         let augmenter_loss =
-            self.augmenter_loss(theta, &val_loss, &noise[0], adversarial.as_ref())?;
+            self.augmenter_loss(&val_loss, moments.as_ref(), adversarial.as_ref())?;
         Ok(VirtualOutcome {
             train_losses,
             train_correct,
@@ -420,14 +426,13 @@ impl BilevelLearner {
         })
     }
 
-    /// The augmenter's loss for `val_loss` (L_val in the graph of `theta`): scaled by the
-    /// objective, plus its regularisers on the moments of `noise` and α times the
-    /// `adversarial` term of the first batch.
+    /// The augmenter's loss for `val_loss` (L_val in the graph of θ): scaled by the objective,
+    /// plus its regularisers on the first batch's `moments` and α times that batch's
+    /// `adversarial` term.
     fn augmenter_loss(
         &self,
-        theta: &ParamSet,
         val_loss: &Tensor,
-        noise: &AugmentNoise,
+        moments: Option<&SpreadMoments>,
         adversarial: Option<&Tensor>,
     ) -> NnResult<Tensor> {
         let objective = &self.objective;
@@ -438,7 +443,11 @@ impl BilevelLearner {
             }
         };
         if objective.regularises() {
-            let moments = self.augmenter.net.moments(theta, noise)?;
+            let moments = moments.ok_or_else(|| {
+                NnError::InvalidConfig(
+                    "the objective's regularisers need a variant with spreads".into(),
+                )
+            })?;
             if objective.prior_kl > 0.0 {
                 let kl = moments.kl_to_prior()?.f_to_kind(loss.kind())?;
                 loss = loss.f_add(&kl.f_mul_scalar(objective.prior_kl)?)?;

@@ -3,7 +3,7 @@
 //! tensors.
 use rand::rngs::StdRng;
 
-use super::dataset::ImageSet;
+use super::dataset::{ImageSet, ImageShape};
 use super::error::DataError;
 use super::handcrafted::Baseline;
 use super::normalization::Normalization;
@@ -61,6 +61,38 @@ impl ImageSet {
     }
 }
 
+/// The loader's pipeline on `images`, a batch of `shape` images in [0, 1] pixels, in place:
+/// `augment`'s level, colour jitter and policy with parameters from `rng` (nothing without
+/// one), standardization with `normalization`, then its erasing.
+pub(crate) fn augment_and_standardize(
+    images: &mut [f32],
+    shape: ImageShape,
+    normalization: &Normalization,
+    augment: Augment,
+    rng: Option<&mut StdRng>,
+) -> Result<(), DataError> {
+    let mut rng = rng;
+    if let Some(rng) = rng.as_deref_mut() {
+        augment.baseline.apply(
+            (augment.color_jitter, augment.crop_padding),
+            images,
+            shape,
+            rng,
+        )?;
+    }
+    let plane = shape.height * shape.width;
+    for image in images.chunks_exact_mut(shape.numel()) {
+        for (c, channel) in image.chunks_exact_mut(plane).enumerate() {
+            let (mean, std) = (normalization.mean[c] as f32, normalization.std[c] as f32);
+            channel.iter_mut().for_each(|v| *v = (*v - mean) / std);
+        }
+    }
+    if let Some(rng) = rng {
+        augment.baseline.apply_standardized(images, shape, rng);
+    }
+    Ok(())
+}
+
 /// The batch of `indices`, augmented with parameters from `rng` (none needed when `augment`
 /// does nothing). Indices and normalization must have been checked.
 pub(crate) fn build(
@@ -78,25 +110,7 @@ pub(crate) fn build(
     for &i in indices {
         images.extend(set.image(i).iter().map(|&p| f32::from(p) / 255.0));
     }
-    let mut rng = rng;
-    if let Some(rng) = rng.as_deref_mut() {
-        augment.baseline.apply(
-            (augment.color_jitter, augment.crop_padding),
-            &mut images,
-            shape,
-            rng,
-        )?;
-    }
-    let plane = shape.height * shape.width;
-    for image in images.chunks_exact_mut(shape.numel()) {
-        for (c, channel) in image.chunks_exact_mut(plane).enumerate() {
-            let (mean, std) = (normalization.mean[c] as f32, normalization.std[c] as f32);
-            channel.iter_mut().for_each(|v| *v = (*v - mean) / std);
-        }
-    }
-    if let Some(rng) = rng {
-        augment.baseline.apply_standardized(&mut images, shape, rng);
-    }
+    augment_and_standardize(&mut images, shape, normalization, augment, rng)?;
     let labels: Vec<i64> = indices.iter().map(|&i| set.labels()[i]).collect();
     let dims = [
         indices.len() as i64,

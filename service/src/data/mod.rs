@@ -20,6 +20,7 @@ mod synthetic;
 
 pub use baseline::{Level, CROP_PADDING, JITTER_STRENGTH, MAX_ROTATION_DEGREES, SCALE_RANGE};
 pub use batch::Batch;
+pub(crate) use batch::{augment_and_standardize, Augment};
 pub use cifar::{
     read_cifar10, read_cifar100, read_cifar100_file, read_cifar10_file, CIFAR100_CLASSES,
     CIFAR10_CLASSES, CIFAR_SHAPE,

@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::data::{Baseline, ImageShape, Normalization, Policy};
+use crate::data::{augment_and_standardize, Augment, Baseline, ImageShape, Normalization, Policy};
 use crate::torch_error::TorchError;
 
 use super::error::ModelError;
@@ -27,7 +27,8 @@ pub struct ModelBase {
 
 impl ModelBase {
     /// Applies the base to `images`, standardized [N, C, H, W] floats with `normalization`,
-    /// drawing its parameters from `rng`; the result is standardized, on the images' device.
+    /// drawing its parameters from `rng`, through the loader's own pipeline (training applied
+    /// it so); the result is standardized, on the images' device.
     pub fn apply_standardized(
         &self,
         images: &Tensor,
@@ -50,25 +51,17 @@ impl ModelBase {
             .f_to_device(Device::Cpu)
             .and_then(|t| t.f_to_kind(Kind::Float))
             .and_then(|t| t.f_contiguous())
+            .and_then(|t| t.f_flatten(0, -1))
             .map_err(torch)?;
-        let mut values =
-            Vec::<f32>::try_from(&unit.f_flatten(0, -1).map_err(torch)?).map_err(torch)?;
+        let mut values = Vec::<f32>::try_from(&unit).map_err(torch)?;
+        let augment = Augment {
+            baseline: self.baseline,
+            color_jitter: self.color_jitter,
+            crop_padding: self.crop_padding,
+        };
         let shape = ImageShape::new(c as usize, h as usize, w as usize);
-        self.baseline
-            .apply(
-                (self.color_jitter, self.crop_padding),
-                &mut values,
-                shape,
-                rng,
-            )
+        augment_and_standardize(&mut values, shape, normalization, augment, Some(rng))
             .map_err(data)?;
-        let unit = Tensor::from_slice(&values)
-            .f_view([n, c, h, w])
-            .map_err(torch)?;
-        let standardized = normalization.standardize(&unit).map_err(data)?;
-        let mut values =
-            Vec::<f32>::try_from(&standardized.f_flatten(0, -1).map_err(torch)?).map_err(torch)?;
-        self.baseline.apply_standardized(&mut values, shape, rng);
         Tensor::from_slice(&values)
             .f_view([n, c, h, w])
             .and_then(|t| t.f_to_kind(kind))

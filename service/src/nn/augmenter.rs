@@ -148,6 +148,9 @@ pub struct Augmented {
     /// The transformation applied to each sample, detached, [B, T]: the six affine matrix
     /// entries (a11, a12, tx, a21, a22, ty), then for `affine_color` c0..c3.
     pub transform: Tensor,
+    /// Under the spread variants, the moments the parameters were sampled from (in the graph
+    /// of θ: the objective's regularisers use them); `None` for the reference.
+    pub moments: Option<SpreadMoments>,
 }
 
 /// An augmenter: its kind and variant, the image normalization it undoes and redoes, and an
@@ -373,7 +376,7 @@ impl Augmenter {
 
     /// Under the spread variants, the mean and spread [B, P] of every parameter for the noise,
     /// with the apply probability of the variants that have a gate (1 otherwise).
-    pub fn moments(&self, theta: &ParamSet, noise: &AugmentNoise) -> NnResult<SpreadMoments> {
+    fn moments(&self, theta: &ParamSet, noise: &AugmentNoise) -> NnResult<SpreadMoments> {
         let Some(shift) = self.variant.spread_shift() else {
             return Err(NnError::InvalidConfig(
                 "the reference variant outputs no mean and spread".into(),
@@ -399,14 +402,20 @@ impl Augmenter {
         })
     }
 
-    /// Transformation parameters [B, P] for the noise.
-    fn parameters(&self, theta: &ParamSet, noise: &AugmentNoise) -> NnResult<Tensor> {
+    /// Transformation parameters [B, P] for the noise, with the moments they were sampled
+    /// from under the spread variants.
+    fn parameters(
+        &self,
+        theta: &ParamSet,
+        noise: &AugmentNoise,
+    ) -> NnResult<(Tensor, Option<SpreadMoments>)> {
         if self.variant.spread_shift().is_none() {
             let out = self.network(theta, noise)?;
-            return Ok(match self.kind {
+            let params = match self.kind {
                 AugmenterKind::AffineColor => out.f_tanh()?,
                 AugmenterKind::SmallAffine(_) => out,
-            });
+            };
+            return Ok((params, None));
         }
         let missing = |what: &str| {
             NnError::InvalidConfig(format!(
@@ -418,7 +427,7 @@ impl Augmenter {
         let moments = self.moments(theta, noise)?;
         let params = moments.mean.f_add(&moments.std.f_mul(eps)?)?;
         if !self.variant.has_gate() {
-            return Ok(params);
+            return Ok((params, Some(moments)));
         }
         // A relaxed Bernoulli(p) per image: the offsets from the identity shrink toward zero
         // (the image left as it is) as the gate closes, and the gradient reaches p's logit.
@@ -428,7 +437,7 @@ impl Augmenter {
             .f_add(logistic)?
             .f_div_scalar(GATE_TEMPERATURE)?
             .f_sigmoid()?;
-        Ok(params.f_mul(&gate)?)
+        Ok((params.f_mul(&gate)?, Some(moments)))
     }
 
     fn channel_view(&self, values: &[f64], like: &Tensor) -> NnResult<Tensor> {
@@ -454,7 +463,7 @@ impl Augmenter {
                 expected: format!("[{batch}, {}, height, width]", self.channels),
             });
         }
-        let params = self.parameters(theta, noise)?;
+        let (params, moments) = self.parameters(theta, noise)?;
         let (matrix, color) = match (self.kind, self.variant.spread_shift()) {
             (AugmenterKind::SmallAffine(v), None) => (variant_matrix(v, &params)?, None),
             (AugmenterKind::SmallAffine(v), Some(_)) => (spread_matrix(v, &params)?, None),
@@ -490,6 +499,10 @@ impl Augmenter {
             None => flat,
             Some(c) => Tensor::f_cat(&[flat, c.f_detach()?], 1)?,
         };
-        Ok(Augmented { images, transform })
+        Ok(Augmented {
+            images,
+            transform,
+            moments,
+        })
     }
 }

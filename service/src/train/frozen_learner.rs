@@ -133,6 +133,7 @@ impl FrozenAugmenter {
                 Ok(Augmented {
                     images: run.standardize(&model.unstandardize(&augmented.images)?)?,
                     transform: augmented.transform,
+                    moments: augmented.moments,
                 })
             }
         }
